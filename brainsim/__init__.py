@@ -1,0 +1,20 @@
+"""brainsim: a JAX-native differentiable brain simulator."""
+
+from . import analysis as analysis, connect as connect, inputs as inputs, kernels as kernels, network as network
+from . import neurons as neurons, synapses as synapses
+from .core import (
+    RESULTS as RESULTS,
+    Solution as Solution,
+    SpikeMonitor as SpikeMonitor,
+    StateMonitor as StateMonitor,
+    Surrogate as Surrogate,
+    SynapticInput as SynapticInput,
+    WeightMonitor as WeightMonitor,
+    integrate as integrate,
+    load_network as load_network,
+    save_network as save_network,
+    simulate as simulate,
+)
+from .network import Delay as Delay, Network as Network, Projection as Projection
+
+__version__ = "0.1.0"

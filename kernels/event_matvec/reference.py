@@ -1,0 +1,27 @@
+"""Reference event matrix-vector product: the specification of `event_matvec`.
+
+`y[j] = sum_i W[i, j] s[i]` (`transpose=False`: presynaptic spikes to postsynaptic
+input) or `y[i] = sum_j W[i, j] s[j]` (`transpose=True`: postsynaptic values back to
+presynaptic neurons, as plasticity needs). `W` is `(n_pre, n_post)`.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from ..formats import CSR, ELL
+
+
+def event_matvec_reference(conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False) -> jax.Array:
+    """Readable pure-`jnp` product; bool spikes count as 1.0."""
+    w = conn.weights
+    s = spikes.astype(w.dtype)
+    n_out = conn.n_pre if transpose else conn.n_post
+    if isinstance(conn, ELL):
+        gather_side = "pre" if transpose else "post"
+        if conn.major == gather_side:
+            return jnp.sum(w * s[conn.indices], axis=1)
+        contrib = jnp.broadcast_to(w * s[:, None], conn.indices.shape)
+        return jnp.zeros((n_out,), w.dtype).at[conn.indices].add(contrib)
+    src, dst = (conn.post_ids, conn.pre_ids) if transpose else (conn.pre_ids, conn.post_ids)
+    sorted_dst = conn.major == ("pre" if transpose else "post")
+    return jax.ops.segment_sum(w * s[src], dst, num_segments=n_out, indices_are_sorted=sorted_dst)

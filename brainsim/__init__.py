@@ -1,7 +1,19 @@
 """brainsim: a JAX-native differentiable brain simulator."""
 
-from . import analysis as analysis, connect as connect, inputs as inputs, kernels as kernels, network as network
-from . import neurons as neurons, synapses as synapses
+from . import (
+    analysis as analysis,
+    config as config,
+    connect as connect,
+    data as data,
+    inputs as inputs,
+    kernels as kernels,
+    network as network,
+    neurons as neurons,
+    oscillators as oscillators,
+    plasticity as plasticity,
+    synapses as synapses,
+    train as train,
+)
 from .core import (
     RESULTS as RESULTS,
     Solution as Solution,

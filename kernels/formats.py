@@ -31,7 +31,7 @@ def _check_indices(name: str, indices, bound: int) -> None:
     if not _concrete(indices):
         return
     idx = np.asarray(indices)
-    if not np.issubdtype(idx.dtype, np.integer):
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"{name} must hold integers, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= bound):
         raise ValueError(
@@ -56,19 +56,23 @@ class CSR(eqx.Module):
     - `n_pre`, `n_post`: population sizes; `major`: `"pre"` or `"post"`.
     """
 
-    indptr: Int[Array, "rows_plus_1"]
-    indices: Int[Array, "nnz"]
-    row_ids: Int[Array, "nnz"]
+    indptr: Int[Array, " rows_plus_1"]
+    indices: Int[Array, " nnz"]
+    row_ids: Int[Array, " nnz"]
     weights: Float[Array, "*nnz"]
     n_pre: int = eqx.field(static=True)
     n_post: int = eqx.field(static=True)
     major: str = eqx.field(static=True)
 
-    def __init__(self, indptr, indices, weights, *, n_pre: int, n_post: int, major: Major, dtype=None):
+    def __init__(
+        self, indptr, indices, weights, *, n_pre: int, n_post: int, major: Major, dtype=None
+    ):
         _check_major(major)
         rows, cols = (n_pre, n_post) if major == "pre" else (n_post, n_pre)
         indptr_np = np.asarray(indptr) if _concrete(indptr) else None
         if indptr_np is not None:
+            if indptr_np.size and not np.issubdtype(indptr_np.dtype, np.integer):
+                raise ValueError(f"indptr must hold integers, got dtype {indptr_np.dtype}")
             if indptr_np.shape != (rows + 1,):
                 raise ValueError(f"indptr must have shape ({rows + 1},), got {indptr_np.shape}")
             if indptr_np[0] != 0 or np.any(np.diff(indptr_np) < 0):
@@ -84,7 +88,9 @@ class CSR(eqx.Module):
             row_ids = np.repeat(np.arange(rows, dtype=np.int32), np.diff(indptr_np))
             self.row_ids = jnp.asarray(row_ids)
         else:
-            self.row_ids = jnp.searchsorted(self.indptr, jnp.arange(self.indices.shape[0]), side="right") - 1
+            self.row_ids = (
+                jnp.searchsorted(self.indptr, jnp.arange(self.indices.shape[0]), side="right") - 1
+            )
         dtype = jnp.result_type(float) if dtype is None else dtype
         self.weights = _weights(weights, self.indices.shape, dtype)
         self.n_pre, self.n_post, self.major = n_pre, n_post, major
@@ -94,16 +100,16 @@ class CSR(eqx.Module):
         return int(self.indices.shape[0])
 
     @property
-    def pre_ids(self) -> Int[Array, "nnz"]:
+    def pre_ids(self) -> Int[Array, " nnz"]:
         """Presynaptic neuron of every synapse."""
         return self.row_ids if self.major == "pre" else self.indices
 
     @property
-    def post_ids(self) -> Int[Array, "nnz"]:
+    def post_ids(self) -> Int[Array, " nnz"]:
         """Postsynaptic neuron of every synapse."""
         return self.indices if self.major == "pre" else self.row_ids
 
-    def synapse_weights(self) -> Float[Array, "nnz"]:
+    def synapse_weights(self) -> Float[Array, " nnz"]:
         """Per-synapse weights (a shared scalar broadcast to every synapse)."""
         return jnp.broadcast_to(self.weights, self.indices.shape)
 
@@ -129,8 +135,15 @@ class CSR(eqx.Module):
         n_rows = self.n_pre if major == "pre" else self.n_post
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
         w = self.weights if self.weights.ndim == 0 else np.asarray(self.weights)[order]
-        return CSR(indptr, cols[order], w, n_pre=self.n_pre, n_post=self.n_post, major=major,
-                   dtype=self.weights.dtype)
+        return CSR(
+            indptr,
+            cols[order],
+            w,
+            n_pre=self.n_pre,
+            n_post=self.n_post,
+            major=major,
+            dtype=self.weights.dtype,
+        )
 
 
 class ELL(eqx.Module):
@@ -169,13 +182,17 @@ class ELL(eqx.Module):
     def pre_ids(self) -> Int[Array, "rows k"]:
         if self.major == "post":
             return self.indices
-        return jnp.broadcast_to(jnp.arange(self.n_pre, dtype=jnp.int32)[:, None], self.indices.shape)
+        return jnp.broadcast_to(
+            jnp.arange(self.n_pre, dtype=jnp.int32)[:, None], self.indices.shape
+        )
 
     @property
     def post_ids(self) -> Int[Array, "rows k"]:
         if self.major == "pre":
             return self.indices
-        return jnp.broadcast_to(jnp.arange(self.n_post, dtype=jnp.int32)[:, None], self.indices.shape)
+        return jnp.broadcast_to(
+            jnp.arange(self.n_post, dtype=jnp.int32)[:, None], self.indices.shape
+        )
 
     def synapse_weights(self) -> Float[Array, "rows k"]:
         return jnp.broadcast_to(self.weights, self.indices.shape)
@@ -194,8 +211,15 @@ class ELL(eqx.Module):
         rows, k = self.indices.shape
         indptr = np.arange(rows + 1) * k
         w = self.weights if self.weights.ndim == 0 else self.weights.reshape(-1)
-        return CSR(indptr, np.asarray(self.indices).reshape(-1), w, n_pre=self.n_pre,
-                   n_post=self.n_post, major=self.major, dtype=self.weights.dtype)
+        return CSR(
+            indptr,
+            np.asarray(self.indices).reshape(-1),
+            w,
+            n_pre=self.n_pre,
+            n_post=self.n_post,
+            major=self.major,
+            dtype=self.weights.dtype,
+        )
 
 
 Connectivity = CSR | ELL

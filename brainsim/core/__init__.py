@@ -13,7 +13,6 @@ from ._init import (
     Uniform as Uniform,
 )
 from ._integrate import Solution as Solution, integrate as integrate
-from ._io import load_network as load_network, save_network as save_network
 from ._integrators import (
     RK4 as RK4,
     AbstractIntegrator as AbstractIntegrator,
@@ -22,6 +21,7 @@ from ._integrators import (
     get_integrator as get_integrator,
     solve_with_diffrax as solve_with_diffrax,
 )
+from ._io import load_network as load_network, save_network as save_network
 from ._monitors import (
     AbstractMonitor as AbstractMonitor,
     SpikeMonitor as SpikeMonitor,

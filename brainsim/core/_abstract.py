@@ -22,17 +22,16 @@ class SynapticInput(eqx.Module):
     **Fields** (one value per neuron):
 
     - `current`: input current, plus `g E` for conductance-based synapses. Units are the
-      neuron's own (mV, i.e. R_m I, for the LIF family; uA/cm^2 for Hodgkin-Huxley; pA
-      for AdEx).
+      neuron's own (mV, i.e. R_m I, for the LIF family; pA for AdEx and Hodgkin-Huxley).
     - `conductance`: total synaptic conductance in the same units' ratio (dimensionless,
       in units of the leak conductance, for the LIF family).
     - `jump`: instantaneous voltage increments (mV) from delta synapses, applied at the
       start of the next update.
     """
 
-    current: Float[Array, "n"]
-    conductance: Float[Array, "n"]
-    jump: Float[Array, "n"]
+    current: Float[Array, " n"]
+    conductance: Float[Array, " n"]
+    jump: Float[Array, " n"]
 
     @classmethod
     def zeros(cls, n: int, dtype=jnp.float32) -> "SynapticInput":

@@ -1,6 +1,7 @@
 """Initial-value distributions for state variables (explicit keys, no global RNG)."""
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -14,20 +15,20 @@ class AbstractInitializer(eqx.Module):
     """Draws `n` initial values: `init(n, dtype, *, key)`."""
 
     @abc.abstractmethod
-    def __call__(self, n: int, dtype, *, key) -> Float[Array, "n"]:
+    def __call__(self, n: int, dtype, *, key) -> Float[Array, " n"]:
         """`n` values of `dtype`."""
 
 
 class Constant(AbstractInitializer):
-    """Every value equal to `value`."""
+    """Every value equal to `value` (a scalar, or one value per neuron)."""
 
-    value: float
+    value: Any
 
     def __check_init__(self):
         check_finite("Constant.value", self.value)
 
     def __call__(self, n, dtype, *, key):
-        return jnp.full((n,), self.value, dtype)
+        return jnp.broadcast_to(jnp.asarray(self.value, dtype), (n,))
 
 
 class Normal(AbstractInitializer):
@@ -66,4 +67,4 @@ def as_initializer(value) -> AbstractInitializer:
     """An initializer from a number (constant) or an initializer."""
     if isinstance(value, AbstractInitializer):
         return value
-    return Constant(float(value))
+    return Constant(value)

@@ -36,8 +36,10 @@ def _components(state: Any) -> dict[str, Any]:
     pops = getattr(state, "populations", None)
     projs = getattr(state, "projections", None)
     if isinstance(pops, dict) and isinstance(projs, dict):
-        return {**{f"population {k}": v for k, v in pops.items()},
-                **{f"projection {k}": v for k, v in projs.items()}}
+        return {
+            **{f"population {k}": v for k, v in pops.items()},
+            **{f"projection {k}": v for k, v in projs.items()},
+        }
     return {"state": state}
 
 
@@ -78,7 +80,9 @@ def check_run_arguments(model: Any, dt: Any, n_steps: Any) -> Any:
         if tauv <= 0:
             raise ValueError(f"time constants must be positive, got a smallest of {tauv!r} ms")
         if dtv > tauv:
-            raise ValueError(f"dt ({dtv} ms) must not exceed the smallest time constant ({tauv} ms)")
+            raise ValueError(
+                f"dt ({dtv} ms) must not exceed the smallest time constant ({tauv} ms)"
+            )
         return dt
     dt = jnp.asarray(dt, jnp.result_type(float))
     dt = eqx.error_if(dt, ~(dt > 0), "dt must be positive and finite")
@@ -136,9 +140,7 @@ def integrate(
         return (state, bad, i + 1), (rec, spikes)
 
     def run_steps(carry, xs, length):
-        carry, (rec, spikes) = jax.lax.scan(
-            lambda c, x: one_step(c, x), carry, xs, length=length
-        )
+        carry, (rec, spikes) = jax.lax.scan(lambda c, x: one_step(c, x), carry, xs, length=length)
         return carry, rec, spikes
 
     def one_block(carry, xs):
@@ -150,7 +152,9 @@ def integrate(
     bad0 = jnp.full((len(comps),), -1, jnp.int32)
     carry = (state0, bad0, jnp.zeros((), jnp.int32))
     split = block * n_blocks
-    xs_main = jtu.tree_map(lambda a: jnp.reshape(jnp.asarray(a)[:split], (n_blocks, block, *jnp.shape(a)[1:])), inputs)
+    xs_main = jtu.tree_map(
+        lambda a: jnp.reshape(jnp.asarray(a)[:split], (n_blocks, block, *jnp.shape(a)[1:])), inputs
+    )
     xs_rest = jtu.tree_map(lambda a: jnp.asarray(a)[split:], inputs)
     traces: dict[str, Array] = {}
     if n_blocks:
@@ -174,8 +178,7 @@ def integrate(
             traces[name] = jnp.zeros((0, *sd.shape), sd.dtype)
     state, bad, _ = carry
     failed = jnp.any(bad >= 0)
-    result = RESULTS.where(failed, RESULTS.nonfinite_state, RESULTS.successful)
+    result = RESULTS.where(failed, RESULTS.nonfinite_state, RESULTS.successful)  # type: ignore[arg-type]
     if throw and check_finite:
         state = eqx.error_if(state, failed, "a state variable became NaN or infinite")
     return Solution(state, traces, result, dict(zip(comps, list(bad))))
-

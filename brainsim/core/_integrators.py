@@ -57,7 +57,12 @@ class RK4(AbstractIntegrator):
 
 
 def _phi1(z: jax.Array) -> jax.Array:
-    """`(exp(z) - 1) / z`, with its limit 1 at z = 0 (accurate for small |z|)."""
+    """`(exp(z) - 1) / z`, with its limit 1 at z = 0 (accurate for small |z|).
+
+    `z` is capped at 50: beyond that the variable runs away within the step anyway (a
+    spike upswing), and the cap keeps values and gradients finite.
+    """
+    z = jnp.minimum(z, 50.0)
     small = jnp.abs(z) < 1e-6
     safe = jnp.where(small, 1.0, z)
     return jnp.where(small, 1.0 + z / 2, jnp.expm1(safe) / safe)
@@ -72,7 +77,9 @@ class ExponentialEuler(AbstractIntegrator):
         f_leaves = treedef.flatten_up_to(f)
         out = []
         for k, (yk, fk) in enumerate(zip(leaves, f_leaves)):
-            tangent = [jnp.ones_like(x) if i == k else jnp.zeros_like(x) for i, x in enumerate(leaves)]
+            tangent = [
+                jnp.ones_like(x) if i == k else jnp.zeros_like(x) for i, x in enumerate(leaves)
+            ]
             _, jv = jax.jvp(
                 lambda *ls: vector_field(t, jtu.tree_unflatten(treedef, ls), args),
                 tuple(leaves),

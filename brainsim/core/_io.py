@@ -74,7 +74,9 @@ def load_pytree(path: str | os.PathLike) -> Any:
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{os.fspath(path)}: not a brainsim file")
     if payload.get("version") != _VERSION:
-        raise ValueError(f"{os.fspath(path)}: file format version {payload.get('version')}, expected {_VERSION}")
+        raise ValueError(
+            f"{os.fspath(path)}: file format version {payload.get('version')}, expected {_VERSION}"
+        )
     is_leaf = lambda x: isinstance(x, _Key | _Array)  # noqa: E731
     return jtu.tree_map(_to_device, payload["tree"], is_leaf=is_leaf)
 

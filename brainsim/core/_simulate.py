@@ -53,8 +53,15 @@ class SimulationResult:
 
 def _run_chunk(model, state, xs, t0, dt, n_steps, monitors, check_finite):
     return integrate(
-        model, state, xs, dt=dt, n_steps=n_steps, t0=t0, save=monitors,
-        throw=False, check_finite=check_finite,
+        model,
+        state,
+        xs,
+        dt=dt,
+        n_steps=n_steps,
+        t0=t0,
+        save=monitors,
+        throw=False,
+        check_finite=check_finite,
     )
 
 
@@ -77,8 +84,7 @@ def _nonfinite_message(bad: dict[str, Any], start: int, t0: float, dt: float) ->
     found = {k: int(v) for k, v in bad.items() if int(v) >= 0}
     where = min(found, key=found.get)  # type: ignore[arg-type]
     step = start + found[where]
-    return (f"state became NaN or infinite at step {step} (t = {t0 + step * dt:.4g} ms) "
-            f"in {where}")
+    return f"state became NaN or infinite at step {step} (t = {t0 + step * dt:.4g} ms) in {where}"
 
 
 def simulate(
@@ -132,7 +138,8 @@ def simulate(
     for leaf in jtu.tree_leaves(inputs):
         if np.shape(leaf)[:1] != (n_steps,):
             raise ValueError(
-                f"inputs must have a leading time axis of n_steps = {n_steps}, got shape {np.shape(leaf)}"
+                f"inputs must have a leading time axis of n_steps = {n_steps}, "
+                f"got shape {np.shape(leaf)}"
             )
     interval = math.lcm(*[m.every for m in monitors]) if monitors else 1
     chunk = 10_000 if chunk_steps is None else int(chunk_steps)
@@ -149,12 +156,21 @@ def simulate(
     }
     if checkpoint is not None and os.path.exists(checkpoint):
         saved = load_pytree(checkpoint)
-        if saved["n_steps"] != n_steps or not np.isclose(saved["dt"], dt) or saved["chunk"] != chunk:
+        if (
+            saved["n_steps"] != n_steps
+            or not np.isclose(saved["dt"], dt)
+            or saved["chunk"] != chunk
+        ):
             raise ValueError(
                 f"checkpoint {os.fspath(checkpoint)!r} belongs to another run "
                 f"(n_steps {saved['n_steps']}, dt {saved['dt']}, chunk {saved['chunk']})"
             )
-        done, state, spikes, traces = saved["done"], saved["state"], saved["spikes"], saved["traces"]
+        done, state, spikes, traces = (
+            saved["done"],
+            saved["state"],
+            saved["spikes"],
+            saved["traces"],
+        )
 
     timing = {"compile_s": 0.0, "run_s": 0.0}
     compiled: dict[int, Any] = {}
@@ -168,7 +184,7 @@ def simulate(
         args = (model, state, xs, t_start, dt, length, monitors, check_finite)
         if length not in compiled:
             tic = time.perf_counter()
-            compiled[length] = _jit_chunk.lower(*args).compile()
+            compiled[length] = _jit_chunk.lower(*args).compile()  # type: ignore[attr-defined]
             timing["compile_s"] += time.perf_counter() - tic
         tic = time.perf_counter()
         sol = compiled[length](*args)
@@ -190,8 +206,18 @@ def simulate(
         chunks_run += 1
         bar.update(length)
         if checkpoint is not None and (chunks_run % checkpoint_every == 0 or done == n_steps):
-            save_pytree(checkpoint, {"n_steps": n_steps, "dt": dt, "chunk": chunk, "done": done,
-                                     "state": state, "spikes": spikes, "traces": traces})
+            save_pytree(
+                checkpoint,
+                {
+                    "n_steps": n_steps,
+                    "dt": dt,
+                    "chunk": chunk,
+                    "done": done,
+                    "state": state,
+                    "spikes": spikes,
+                    "traces": traces,
+                },
+            )
     bar.close()
     return SimulationResult(
         spikes={k: _join(v, 1) for k, v in spikes.items()},
@@ -208,4 +234,3 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray]], spike: int | None):
     if not parts:
         return np.zeros((0,)), np.zeros((0,), np.int64 if spike else np.float32)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-

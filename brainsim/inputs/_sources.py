@@ -55,7 +55,7 @@ class SpikeGenerator(AbstractDynamics):
     """
 
     n: int = eqx.field(static=True)
-    times_ms: Float[Array, "k"]
+    times_ms: Float[Array, " k"]
     indices: Array
 
     def __init__(self, n: int, times_ms, indices):
@@ -68,7 +68,9 @@ class SpikeGenerator(AbstractDynamics):
         if not np.all(np.isfinite(times)):
             raise ValueError("times_ms must be finite")
         if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"indices must lie in [0, {n}), got values in [{idx.min()}, {idx.max()}]")
+            raise ValueError(
+                f"indices must lie in [0, {n}), got values in [{idx.min()}, {idx.max()}]"
+            )
         self.n = n
         self.times_ms = as_param(times)
         self.indices = jnp.asarray(idx, jnp.int32)
@@ -79,5 +81,9 @@ class SpikeGenerator(AbstractDynamics):
     def step(self, state, inputs, t, dt):
         # Half a step of slack keeps a spike at exactly t + dt out of this step despite rounding.
         now = (self.times_ms >= t - 1e-6 * dt) & (self.times_ms < t + dt - 1e-6 * dt)
-        spikes = jnp.zeros((self.n,), self.times_ms.dtype).at[self.indices].add(now)
+        spikes = (
+            jnp.zeros((self.n,), self.times_ms.dtype)
+            .at[self.indices]
+            .add(now.astype(self.times_ms.dtype))
+        )
         return state, jnp.minimum(spikes, 1.0)

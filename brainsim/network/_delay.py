@@ -55,7 +55,9 @@ class Delay(eqx.Module):
 
     def check_dt(self, dt) -> None:
         if is_concrete(dt) and not np.isclose(float(dt), self.dt):
-            raise ValueError(f"dt ({float(dt)} ms) differs from the dt the delays were built for ({self.dt} ms)")
+            raise ValueError(
+                f"dt ({float(dt)} ms) differs from the dt the delays were built for ({self.dt} ms)"
+            )
 
     def init_state(self, n_pre: int, dtype) -> DelayState:
         return DelayState(jnp.zeros((self.length, n_pre), dtype), jnp.zeros((), jnp.int32))

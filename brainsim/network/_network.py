@@ -51,7 +51,14 @@ class Network(AbstractDynamics):
                     )
             post = populations[proj.post]
             if not isinstance(post, AbstractNeuron):
-                raise ValueError(f"projection {name!r}: post population {proj.post!r} is not a neuron")
+                raise ValueError(
+                    f"projection {name!r}: post population {proj.post!r} is not a neuron"
+                )
+            if proj.reads_pre_voltage and not isinstance(populations[proj.pre], AbstractNeuron):
+                raise ValueError(
+                    f"projection {name!r} reads the membrane potential of {proj.pre!r}, "
+                    "which is not a neuron"
+                )
         self.populations = dict(populations)
         self.projections = dict(projections)
 
@@ -93,8 +100,13 @@ class Network(AbstractDynamics):
                 new_pops[name], spikes[name] = pop.step(pstate, drive, t, dt)
             else:
                 new_pops[name], spikes[name] = pop.step(pstate, inputs.get(name), t, dt)
-        new_projs = {
-            name: proj.update(state.projections[name], spikes[proj.pre], t, dt)
-            for name, proj in self.projections.items()
-        }
+        new_projs = {}
+        for name, proj in self.projections.items():
+            pstate = state.projections[name]
+            if proj.learns:
+                new_projs[name] = proj.update_plastic(  # type: ignore[attr-defined]
+                    pstate, spikes[proj.pre], spikes[proj.post], t, dt
+                )
+            else:
+                new_projs[name] = proj.update(pstate, spikes[proj.pre], t, dt)
         return NetworkState(new_pops, new_projs, spikes), spikes

@@ -8,15 +8,15 @@ from jaxtyping import Array, Float
 from ..core._abstract import AbstractNeuron, as_synaptic_input
 from ..core._errors import as_param, check_nonnegative, check_positive
 from ..core._init import AbstractInitializer, as_initializer
-from ..core._integrators import AbstractIntegrator, ExponentialEuler, get_integrator
+from ..core._integrators import AbstractIntegrator, get_integrator
 from ..core._spike import Surrogate
 
 
 class LIFState(eqx.Module):
     """State of a LIF population: membrane potential (mV), refractory time left (ms)."""
 
-    v: Float[Array, "n"]
-    refractory_left: Float[Array, "n"]
+    v: Float[Array, " n"]
+    refractory_left: Float[Array, " n"]
 
 
 def refractory_update(
@@ -40,7 +40,8 @@ class LIF(AbstractNeuron):
 
     Currents are in mV (R_m I). Conductance-based input adds `g (E - v)` with `g` in
     units of the leak conductance. On `v > v_th` the neuron spikes, `v` is set to
-    `v_reset` and held there for `tau_ref` ms.
+    `v_reset` and held there for `tau_ref` ms. Voltage jumps from delta synapses still
+    apply during the refractory period, as Brian2's `on_pre: v += w` does.
 
     **Arguments:**
 
@@ -110,7 +111,7 @@ class LIF(AbstractNeuron):
         syn = args
         return (-(y - self.v_rest) + self.i_bias + syn.drive(y)) / self.tau_m
 
-    def step(self, state: LIFState, inputs, t, dt) -> tuple[LIFState, Float[Array, "n"]]:
+    def step(self, state: LIFState, inputs, t, dt) -> tuple[LIFState, Float[Array, " n"]]:
         syn = as_synaptic_input(inputs, self.n, state.v.dtype)
         v0 = state.v + syn.jump
         v1 = self.method.step(self.vector_field, t, v0, syn, dt)

@@ -25,11 +25,11 @@ class AbstractSynapse(eqx.Module):
         """The initial (resting) state."""
 
     @abc.abstractmethod
-    def step(self, state: Any, x: Float[Array, "n"], t: Any, dt: Any) -> Any:
+    def step(self, state: Any, x: Float[Array, " n"], t: Any, dt: Any) -> Any:
         """Add the events `x` arriving in this step and advance by `dt` (ms)."""
 
     @abc.abstractmethod
-    def value(self, state: Any) -> Float[Array, "n"]:
+    def value(self, state: Any) -> Float[Array, " n"]:
         """The conductance or current the output rule reads."""
 
     def min_time_constant(self) -> Any:
@@ -40,5 +40,5 @@ class AbstractOutput(eqx.Module):
     """Turns a synaptic value `g` into input at membrane potential `v`."""
 
     @abc.abstractmethod
-    def __call__(self, g: Float[Array, "n"], v: Float[Array, "n"]) -> SynapticInput:
+    def __call__(self, g: Float[Array, " n"], v: Float[Array, " n"]) -> SynapticInput:
         """The `SynapticInput` for the postsynaptic population."""

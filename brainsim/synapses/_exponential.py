@@ -13,7 +13,7 @@ class Delta(AbstractSynapse):
 
     n: int = eqx.field(static=True)
 
-    def init_state(self, *, key) -> Float[Array, "n"]:
+    def init_state(self, *, key) -> Float[Array, " n"]:
         return jnp.zeros((self.n,), jnp.result_type(float))
 
     def step(self, state, x, t, dt):
@@ -37,7 +37,7 @@ class Exponential(AbstractSynapse):
     def min_time_constant(self):
         return jnp.min(self.tau)
 
-    def init_state(self, *, key) -> Float[Array, "n"]:
+    def init_state(self, *, key) -> Float[Array, " n"]:
         return jnp.zeros((self.n,), self.tau.dtype)
 
     def step(self, state, x, t, dt):

@@ -11,7 +11,9 @@ import jax.numpy as jnp
 from ..formats import CSR, ELL
 
 
-def event_matvec_reference(conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False) -> jax.Array:
+def event_matvec_reference(
+    conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False
+) -> jax.Array:
     """Readable pure-`jnp` product; bool spikes count as 1.0."""
     w = conn.weights
     s = spikes.astype(w.dtype)

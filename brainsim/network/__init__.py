@@ -1,0 +1,10 @@
+"""Networks: populations and projections composed into one dynamical system."""
+
+from ._delay import Delay as Delay, DelayState as DelayState
+from ._gap import GapJunction as GapJunction, reverse as reverse, symmetrize as symmetrize
+from ._network import Network as Network, NetworkState as NetworkState
+from ._projection import (
+    AbstractProjection as AbstractProjection,
+    Projection as Projection,
+    ProjectionState as ProjectionState,
+)

@@ -11,6 +11,7 @@ from . import (
     neurons as neurons,
     oscillators as oscillators,
     plasticity as plasticity,
+    sweeps as sweeps,
     synapses as synapses,
     train as train,
 )
@@ -28,5 +29,6 @@ from .core import (
     simulate as simulate,
 )
 from .network import Delay as Delay, Network as Network, Projection as Projection
+from .sweeps import SweepResult as SweepResult, sweep as sweep
 
 __version__ = "0.1.0"

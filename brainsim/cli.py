@@ -2,6 +2,7 @@
 
 ```
 brainsim run CONFIG [--set a.b=value ...] [--seed N] [--out DIR] [--device cpu|gpu]
+brainsim sweep CONFIG --grid KEY=START:STOP:NUM ... [--seeds N] [--out DIR]
 brainsim info
 ```
 
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config, ConfigError, build_network, config_to_dict, load_config
+from .sweeps import _cli as sweep_cli
 
 _ERROR_EXIT = 2
 
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
     run.add_argument("--device", choices=("cpu", "gpu"), help="override the config's device")
     sub.add_parser("info", help="show the JAX version, backend and devices")
+    sweep_cli.register(sub)
     return parser
 
 
@@ -266,8 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "info":
             return _info()
+        if args.command == "sweep":
+            return sweep_cli.run(args)
         return _run(args)
-    except (ConfigError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:
         message = " ".join(str(e).split())
         print(f"brainsim: error: {message}", file=sys.stderr)
         return _ERROR_EXIT

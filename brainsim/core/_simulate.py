@@ -98,6 +98,7 @@ def simulate(
     monitors: tuple[AbstractMonitor, ...] | list[AbstractMonitor] = (),
     t0: float = 0.0,
     chunk_steps: int | None = None,
+    monitor_budget_mb: float = 64.0,
     progress: bool | None = None,
     check_finite: bool = False,
     checkpoint: str | os.PathLike | None = None,
@@ -113,8 +114,11 @@ def simulate(
     - `state0`: the initial state (default `model.init_state(key=key)`).
     - `inputs`: `None` or a pytree of arrays with a leading axis of `n_steps`.
     - `monitors`: `SpikeMonitor`, `StateMonitor`, `WeightMonitor` instances.
-    - `chunk_steps`: steps per jitted chunk (default 10,000; rounded up to a multiple of
+    - `chunk_steps`: steps per jitted chunk (default: at most 10,000, fewer when one
+      chunk's monitor data would exceed `monitor_budget_mb`; rounded up to a multiple of
       every monitor's interval).
+    - `monitor_budget_mb`: device memory for one chunk's monitor data (MiB), used to
+      choose the default chunk.
     - `progress`: show a progress bar (default: when stderr is a terminal).
     - `check_finite`: stop with `NonFiniteStateError` naming the step and the
       population when the state becomes NaN or infinite.
@@ -142,7 +146,11 @@ def simulate(
                 f"got shape {np.shape(leaf)}"
             )
     interval = math.lcm(*[m.every for m in monitors]) if monitors else 1
-    chunk = 10_000 if chunk_steps is None else int(chunk_steps)
+    if chunk_steps is None:
+        per_step = _monitor_bytes_per_step(model, state0, inputs, t0, dt, monitors)
+        chunk = int(min(10_000, max(1, monitor_budget_mb * 2**20 // max(per_step, 1))))
+    else:
+        chunk = int(chunk_steps)
     if chunk < 1:
         raise ValueError(f"chunk_steps must be a positive integer, got {chunk_steps!r}")
     chunk = max(interval, -(-min(chunk, max(n_steps, 1)) // interval) * interval)
@@ -228,6 +236,17 @@ def simulate(
         dt=float(dt),
         t0=float(t0),
     )
+
+
+def _monitor_bytes_per_step(model, state0, inputs, t0, dt, monitors) -> float:
+    """Device bytes the monitors record per step (from shapes only; nothing runs)."""
+    if not monitors:
+        return 0.0
+    x0 = jtu.tree_map(lambda a: np.asarray(a)[0], inputs)
+    shapes = jax.eval_shape(
+        lambda s: {m.name: m.select(model, *model.step(s, x0, t0, dt)) for m in monitors}, state0
+    )
+    return sum(shapes[m.name].size * shapes[m.name].dtype.itemsize / m.every for m in monitors)
 
 
 def _join(parts: list[tuple[np.ndarray, np.ndarray]], spike: int | None):

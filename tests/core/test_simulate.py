@@ -168,3 +168,23 @@ def test_weight_monitor_reads_the_projection_weights():
     assert w.shape == (2, 2)
     with pytest.raises(ValueError, match="unknown projection 'XX'"):
         bs.simulate(net, 10.0, dt=0.1, key=jr.key(0), monitors=[bs.WeightMonitor("XX")])
+
+
+def test_monitor_budget_bounds_the_chunk_and_keeps_the_result(monkeypatch):
+    net = _network()
+    seen = []
+    real = simulate_module._jit_chunk
+
+    class Spy:
+        def lower(self, *args):
+            seen.append(args[5])  # the chunk length
+            return real.lower(*args)
+
+    full = bs.simulate(net, 40.0, dt=0.1, key=jr.key(2), monitors=MONITORS)
+    monkeypatch.setattr(simulate_module, "_jit_chunk", Spy())
+    # 40 + 20 spike booleans and 2 floats every 4 steps: 62 bytes a step; 0.006 MiB -> 101 steps
+    small = bs.simulate(net, 40.0, dt=0.1, key=jr.key(2), monitors=MONITORS, monitor_budget_mb=0.006)
+    assert seen == [104, 88]  # 101 rounded up to the interval of 4, then the remainder
+    for name in full.spikes:
+        np.testing.assert_array_equal(full.spikes[name][1], small.spikes[name][1])
+    np.testing.assert_array_equal(full.traces["E.v"][1], small.traces["E.v"][1])

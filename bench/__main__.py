@@ -70,6 +70,16 @@ def _commands(peer: str, model: str, scale: float, duration: float, venv: pathli
     common = ["--model", model, "--scale", str(scale), "--duration", str(duration)]
     if peer == "brainpy-state":
         return [py, str(perf / "coba_brainpy.py"), "--api", "state", *common]
+    if model == "coba_hh":  # the anchors have no HH model: our own Brian2 script, same model
+        hh = HERE / "peers" / "coba_hh_brian2.py"
+        targets = {
+            "brian2-cython": ["--target", "cython"],
+            "brian2-cpp": ["--target", "cpp_standalone"],
+            "brian2-cpp-2t": ["--target", "cpp_standalone", "--threads", "2"],
+        }
+        if peer not in targets:
+            return None
+        return [py, str(hh), *targets[peer], *common[2:], "--build-dir", str(SCRATCH / "brian2")]
     if peer == "brian2-cython":
         return [
             py,

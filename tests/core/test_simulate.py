@@ -183,7 +183,9 @@ def test_monitor_budget_bounds_the_chunk_and_keeps_the_result(monkeypatch):
     full = bs.simulate(net, 40.0, dt=0.1, key=jr.key(2), monitors=MONITORS)
     monkeypatch.setattr(simulate_module, "_jit_chunk", Spy())
     # 40 + 20 spike booleans and 2 floats every 4 steps: 62 bytes a step; 0.006 MiB -> 101 steps
-    small = bs.simulate(net, 40.0, dt=0.1, key=jr.key(2), monitors=MONITORS, monitor_budget_mb=0.006)
+    small = bs.simulate(
+        net, 40.0, dt=0.1, key=jr.key(2), monitors=MONITORS, monitor_budget_mb=0.006
+    )
     assert seen == [104, 88]  # 101 rounded up to the interval of 4, then the remainder
     for name in full.spikes:
         np.testing.assert_array_equal(full.spikes[name][1], small.spikes[name][1])

@@ -9,36 +9,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from brainsim.kernels import CSR, ELL, event_matvec
+from brainsim.kernels import CSR, event_matvec
 from brainsim.kernels.event_matvec.reference import event_matvec_reference
 from hypothesis import given, settings, strategies as st
+from random_layouts import random_layout
 
 SIZES = (0, 1, 7, 300)
 NNZ = (0, 1, 40, 2000)
 DEGREES = (0, 1, 3)
 DENSITIES = (0.0, 1e-3, 0.1, 1.0)
-
-
-def _build(rng, fmt, major, n_pre, n_post, size, scalar, dtype):
-    """A random layout (duplicates and empty rows likely) and its float64 dense matrix."""
-    n_rows, n_cols = (n_pre, n_post) if major == "pre" else (n_post, n_pre)
-    if n_rows == 0 or n_cols == 0:
-        size = 0
-    if fmt == "ell":
-        idx = rng.integers(0, max(n_cols, 1), (n_rows, size))
-        rows = np.repeat(np.arange(n_rows)[:, None], size, 1)
-        w = 0.75 if scalar else rng.normal(size=(n_rows, size))
-        conn = ELL(idx, w, n_pre=n_pre, n_post=n_post, major=major, dtype=dtype)
-    else:
-        rows = np.sort(rng.integers(0, max(n_rows, 1), size))
-        idx = rng.integers(0, max(n_cols, 1), size)
-        indptr = np.searchsorted(rows, np.arange(n_rows + 1))
-        w = 0.75 if scalar else rng.normal(size=size)
-        conn = CSR(indptr, idx, w, n_pre=n_pre, n_post=n_post, major=major, dtype=dtype)
-    pre, post = (rows, idx) if major == "pre" else (idx, rows)
-    dense = np.zeros((n_pre, n_post))
-    np.add.at(dense, (pre.ravel(), post.ravel()), np.broadcast_to(w, np.shape(idx)).ravel())
-    return conn, dense
 
 
 def _spikes(rng, n, density, kind, dtype):
@@ -79,7 +58,7 @@ def test_matches_dense_oracle(
     size = (DEGREES if fmt == "ell" else NNZ)[min(size_bucket, 2 if fmt == "ell" else 3)]
     with jax.enable_x64(x64):
         dtype = jnp.float64 if x64 else jnp.float32
-        conn, dense = _build(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
+        conn, dense = random_layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
         spikes, s64 = _spikes(rng, n_post if transpose else n_pre, density, kind, dtype)
         _check(conn, dense, spikes, s64, transpose, dtype)
 
@@ -91,7 +70,7 @@ def test_every_layout_direction_and_density():
         for major in ("pre", "post"):
             for scalar in (True, False):
                 size = 3 if fmt == "ell" else 900
-                conn, dense = _build(rng, fmt, major, 200, 150, size, scalar, jnp.float32)
+                conn, dense = random_layout(rng, fmt, major, 200, 150, size, scalar, jnp.float32)
                 for transpose in (False, True):
                     for density in DENSITIES:
                         for kind in ("bool", "float"):
@@ -104,7 +83,7 @@ def _layouts(rng, dtype):
     for fmt in ("csr", "ell"):
         for major in ("pre", "post"):
             size = 2 if fmt == "ell" else 14
-            yield _build(rng, fmt, major, 6, 5, size, False, dtype)
+            yield random_layout(rng, fmt, major, 6, 5, size, False, dtype)
 
 
 def _central_difference(f, x, eps=1e-6):
@@ -123,7 +102,7 @@ def _central_difference(f, x, eps=1e-6):
 def test_grad_matches_finite_differences(x64, fmt, major, transpose):
     """d/dweights and d/dspikes of a smooth loss of the output, against central differences."""
     rng = np.random.default_rng(1)
-    conn, _ = _build(rng, fmt, major, 6, 5, 2 if fmt == "ell" else 14, False, jnp.float64)
+    conn, _ = random_layout(rng, fmt, major, 6, 5, 2 if fmt == "ell" else 14, False, jnp.float64)
     n_in, n_out = (conn.n_post, conn.n_pre) if transpose else (conn.n_pre, conn.n_post)
     spikes = jnp.asarray(rng.uniform(0, 1, n_in) * (rng.random(n_in) < 0.7))
     r = jnp.asarray(rng.normal(size=n_out))

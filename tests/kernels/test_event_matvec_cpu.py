@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from brainsim.kernels import CSR, ELL, _native, event_matvec
 from hypothesis import given, settings, strategies as st
+from random_layouts import random_layout
 
 needs_native = pytest.mark.skipif(
     not _native.native_available(),
@@ -22,32 +23,6 @@ needs_native = pytest.mark.skipif(
 )
 
 DENSITIES = (0.0, 1e-3, 0.1, 1.0)
-
-
-def _layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype):
-    """A random layout (duplicates and empty rows likely) and its float64 dense matrix.
-
-    `size` is the row length `k` for ELL and the number of synapses for CSR.
-    """
-    n_rows, n_cols = (n_pre, n_post) if major == "pre" else (n_post, n_pre)
-    if n_cols == 0:
-        size = 0
-    if fmt == "ell":
-        idx = rng.integers(0, max(n_cols, 1), (n_rows, size))
-        rows = np.repeat(np.arange(n_rows)[:, None], size, 1)
-        w = 0.75 if scalar else rng.normal(size=(n_rows, size))
-        conn = ELL(idx, w, n_pre=n_pre, n_post=n_post, major=major, dtype=dtype)
-    else:
-        size = size if n_rows else 0
-        rows = np.sort(rng.integers(0, max(n_rows, 1), size))
-        idx = rng.integers(0, max(n_cols, 1), size)
-        indptr = np.searchsorted(rows, np.arange(n_rows + 1))
-        w = 0.75 if scalar else rng.normal(size=size)
-        conn = CSR(indptr, idx, w, n_pre=n_pre, n_post=n_post, major=major, dtype=dtype)
-    pre, post = (rows, idx) if major == "pre" else (idx, rows)
-    dense = np.zeros((n_pre, n_post))
-    np.add.at(dense, (pre.ravel(), post.ravel()), np.broadcast_to(w, np.shape(idx)).ravel())
-    return conn, dense
 
 
 def _spikes(rng, n, density, kind, dtype):
@@ -97,7 +72,7 @@ def test_random_layouts_match_oracle_and_reference(
     size = min(size, 6) if fmt == "ell" else size
     with jax.enable_x64(double):
         dtype = jnp.float64 if double else jnp.float32
-        conn, dense = _layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
+        conn, dense = random_layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
         spikes = _spikes(rng, n_post if transpose else n_pre, density, kind, dtype)
         _check_forward(conn, dense, spikes, transpose)
 
@@ -113,7 +88,7 @@ def test_every_combination(fmt, double):
         for major in ("pre", "post"):
             for scalar in (True, False):
                 size = 9 if fmt == "ell" else 1500
-                conn, dense = _layout(rng, fmt, major, 200, 150, size, scalar, dtype)
+                conn, dense = random_layout(rng, fmt, major, 200, 150, size, scalar, dtype)
                 assert _uses_native(lambda s, c=conn: event_matvec(c, s), jnp.zeros(200, bool))
                 for transpose in (False, True):
                     for density in DENSITIES:
@@ -143,7 +118,7 @@ def _grad_layouts(rng, scalar):
     for fmt in ("csr", "ell"):
         for major in ("pre", "post"):
             size = 3 if fmt == "ell" else 20
-            yield _layout(rng, fmt, major, 7, 6, size, scalar, jnp.float64)[0]
+            yield random_layout(rng, fmt, major, 7, 6, size, scalar, jnp.float64)[0]
 
 
 def _derivatives(conn, transpose, impl, s, s_bool, r, tangents):
@@ -208,7 +183,8 @@ def test_grad_matches_finite_differences(x64, fmt, transpose):
     """Through the layout pytree, as training a projection does, for both orientations."""
     rng = np.random.default_rng(2)
     for major in ("pre", "post"):
-        conn, _ = _layout(rng, fmt, major, 6, 5, 2 if fmt == "ell" else 14, False, jnp.float64)
+        size = 2 if fmt == "ell" else 14
+        conn, _ = random_layout(rng, fmt, major, 6, 5, size, False, jnp.float64)
         n_in, n_out = (conn.n_post, conn.n_pre) if transpose else (conn.n_pre, conn.n_post)
         s = jnp.asarray(rng.uniform(0, 1, n_in) * (rng.random(n_in) < 0.7))
         r = jnp.asarray(rng.normal(size=n_out))
@@ -273,7 +249,8 @@ def test_vmap_equals_loop():
     rng = np.random.default_rng(3)
     for fmt in ("csr", "ell"):
         for major in ("pre", "post"):
-            conn, _ = _layout(rng, fmt, major, 9, 8, 3 if fmt == "ell" else 25, False, jnp.float32)
+            size = 3 if fmt == "ell" else 25
+            conn, _ = random_layout(rng, fmt, major, 9, 8, size, False, jnp.float32)
             for transpose in (False, True):
                 _check_vmap(rng, conn, transpose, "float" if transpose else "bool")
 
@@ -319,7 +296,7 @@ def test_grad_through_vmap_and_vmap_of_grad(x64):
 def test_jit_equals_eager_and_scan():
     """jit (with a stable trace count) and a lax.scan of event steps, against the reference."""
     rng = np.random.default_rng(5)
-    conn, _ = _layout(rng, "ell", "pre", 300, 200, 20, False, jnp.float32)
+    conn, _ = random_layout(rng, "ell", "pre", 300, 200, 20, False, jnp.float32)
     csr = conn.to_csr()
     trains = jnp.asarray(rng.random((50, 300)) < 0.02)
     for c in (conn, csr):
@@ -346,7 +323,7 @@ def test_jit_equals_eager_and_scan():
 def test_out_of_range_indices_are_skipped_not_written():
     """Indices the layouts would reject (swapped in under them) never reach memory."""
     rng = np.random.default_rng(6)
-    conn, _ = _layout(rng, "ell", "pre", 50, 40, 4, False, jnp.float32)
+    conn, _ = random_layout(rng, "ell", "pre", 50, 40, 4, False, jnp.float32)
     bad = np.asarray(conn.indices).copy()
     bad[::3, 0] = 40 + 10**6
     bad[1::3, 1] = -5
@@ -377,13 +354,13 @@ def test_out_of_range_indices_are_skipped_not_written():
 def test_unsupported_dtypes_fall_back_to_reference():
     """float16 weights run the reference; integer spikes are cast as the reference casts them."""
     rng = np.random.default_rng(7)
-    half, _ = _layout(rng, "csr", "pre", 20, 10, 60, False, jnp.float16)
+    half, _ = random_layout(rng, "csr", "pre", 20, 10, 60, False, jnp.float16)
     s = jnp.asarray(rng.random(20) < 0.5)
     assert not _uses_native(lambda s: event_matvec(half, s, impl="cpu"), s)
     np.testing.assert_array_equal(
         event_matvec(half, s, impl="cpu"), event_matvec(half, s, impl="reference")
     )
-    conn, dense = _layout(rng, "ell", "pre", 20, 10, 3, False, jnp.float32)
+    conn, dense = random_layout(rng, "ell", "pre", 20, 10, 3, False, jnp.float32)
     counts = jnp.asarray(rng.integers(0, 3, 20), jnp.int32)
     assert _uses_native(lambda s: event_matvec(conn, s, impl="cpu"), counts)
     np.testing.assert_allclose(
@@ -396,7 +373,7 @@ def test_missing_library_warns_once_and_runs_reference(monkeypatch):
     monkeypatch.setattr(_native, "_load", lambda: (None, "test: no library"))
     _native.warn_native_unavailable.cache_clear()
     rng = np.random.default_rng(8)
-    conn, dense = _layout(rng, "csr", "pre", 30, 20, 100, False, jnp.float32)
+    conn, dense = random_layout(rng, "csr", "pre", 30, 20, 100, False, jnp.float32)
     s = jnp.asarray(rng.random(30) < 0.3)
     try:
         match = r"not available \(test: no library\); using the pure-JAX reference"

@@ -7,6 +7,7 @@ from . import (
     data as data,
     inputs as inputs,
     kernels as kernels,
+    models as models,
     network as network,
     neurons as neurons,
     oscillators as oscillators,

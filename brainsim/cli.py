@@ -2,6 +2,7 @@
 
 ```
 brainsim run CONFIG [--set a.b=value ...] [--seed N] [--out DIR] [--device cpu|gpu]
+brainsim train CONFIG [--set a.b=value ...] [--seed N] [--out DIR] [--data-dir DIR] [--resume]
 brainsim sweep CONFIG --grid KEY=START:STOP:NUM ... [--seeds N] [--out DIR]
 brainsim info
 ```
@@ -10,8 +11,13 @@ brainsim info
 simulates it and writes `DIR/spikes.npz` (`<population>_times` in ms and
 `<population>_indices`), `DIR/summary.json` (rates, CVs of inter-spike intervals,
 timing, the resolved config, the JAX setup) and `DIR/raster.png`. `DIR` defaults to
-`out/<config name>`. Any bad input (config, override, device) exits with status 2
-and one line on stderr, `brainsim: error: <key path>: <reason>`, before anything runs.
+`out/<config name>`.
+
+`train` runs the training task a config names (`task: nalsm`, `task: stdp_mnist`, ...;
+see `brainsim.models`), writing metrics, checkpoints and `DIR/summary.json` into `DIR`;
+`--resume` continues a killed run from its checkpoints. Any bad input (config, override,
+device) exits with status 2 and one line on stderr, `brainsim: error: <key path>:
+<reason>`, before anything runs.
 """
 
 import argparse
@@ -54,6 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
     run.add_argument("--device", choices=("cpu", "gpu"), help="override the config's device")
+    train = sub.add_parser("train", help="run the training task a YAML config names")
+    train.add_argument("config", help="path of the YAML config")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value (parsed as YAML); repeatable",
+    )
+    train.add_argument("--seed", type=int, help="override the config's seed")
+    train.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
+    train.add_argument("--data-dir", type=Path, help="dataset folder (default $BRAINSIM_DATA)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoints")
+    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sub.add_parser("info", help="show the JAX version, backend and devices")
     sweep_cli.register(sub)
     return parser
@@ -244,6 +265,48 @@ def _write_outputs(
     return written
 
 
+def _train(args: argparse.Namespace) -> int:
+    from . import __version__
+    from .models import TrainRun, load_train_config, run_task
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    config = load_train_config(args.config, overrides)
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise FileNotFoundError(f"--data-dir: {str(args.data_dir)!r} is not a directory")
+    out = args.out if args.out is not None else Path("out") / config.name
+    run = TrainRun(
+        out_dir=out,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        seed=config.seed,
+        name=config.name,
+        progress=not args.no_progress,
+    )
+    info = _jax_info()
+    print(_jax_line(info), flush=True)
+    tic = time.perf_counter()
+    summary = run_task(config, run)
+    seconds = time.perf_counter() - tic
+    record = {
+        "name": config.name,
+        "task": config.task,
+        "seed": config.seed,
+        "summary": summary,
+        "seconds": seconds,
+        "config": config_to_dict(config.config),
+        "jax": info,
+        "brainsim": {"version": __version__},
+    }
+    (out / "summary.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
+    for key, value in summary.items():
+        if isinstance(value, int | float | str):
+            print(f"{key}: {value}")
+    print(f"trained in {seconds:.1f} s; wrote {out / 'summary.json'}")
+    return 0
+
+
 def _info() -> int:
     from . import __version__
 
@@ -271,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _info()
         if args.command == "sweep":
             return sweep_cli.run(args)
+        if args.command == "train":
+            return _train(args)
         return _run(args)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         message = " ".join(str(e).split())

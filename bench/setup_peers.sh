@@ -7,7 +7,12 @@ VENV="${BRAINSIM_BENCH_VENV:-/tmp/brainsim-bench/venv}"
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import brainpy, brian2, numba" 2>/dev/null; then
   echo "$VENV"; exit 0
 fi
-PY="${PYTHON313:-$(command -v python3.13 || ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1)}"
+PY="${PYTHON313:-}"
+if [ -z "$PY" ]; then  # a python3.13 that runs (a pyenv shim may exist and still fail)
+  for cand in "$(command -v python3.13 || true)" "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && "$cand" -c "" 2>/dev/null; then PY="$cand"; break; fi
+  done
+fi
 if [ -z "$PY" ]; then
   echo "setup_peers: Python 3.13 not found (set PYTHON313)" >&2; exit 1
 fi

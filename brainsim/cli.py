@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config, ConfigError, build_network, config_to_dict, load_config
+from .data import _cli as data_cli
 from .sweeps import _cli as sweep_cli
 
 _ERROR_EXIT = 2
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sub.add_parser("info", help="show the JAX version, backend and devices")
     sweep_cli.register(sub)
+    data_cli.register(sub)
     return parser
 
 
@@ -334,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _info()
         if args.command == "sweep":
             return sweep_cli.run(args)
+        if args.command == "data":
+            return data_cli.run(args)
         if args.command == "train":
             return _train(args)
         return _run(args)

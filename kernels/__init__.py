@@ -5,5 +5,5 @@ specification, and a public function that takes `impl=`. The sparse layouts the
 operators read are in `formats`.
 """
 
-from .event_matvec import event_matvec as event_matvec
+from .event_matvec import event_matmat as event_matmat, event_matvec as event_matvec
 from .formats import CSR as CSR, ELL as ELL

@@ -1,6 +1,8 @@
-"""Event-driven sparse matrix-vector product: spikes times sparse weights.
+"""Event-driven sparse products: spikes times sparse weights, one vector or a batch.
 
-One public function, `event_matvec`, over implementations chosen by `impl`:
+Two public functions, `event_matvec` (`(n_in,)` spikes) and `event_matmat`
+(`(batch, n_in)` spikes, one layout shared by the batch), over implementations chosen
+by `impl`:
 
 - `"reference"`: the pure-`jax.numpy` specification (`reference.py`);
 - `"cpu"`: C++ kernels through the XLA FFI (`cpu.py`, `event_matvec.cc`), with their
@@ -16,8 +18,8 @@ from typing import Literal
 import jax
 
 from ..formats import CSR, ELL
-from .cpu import event_matvec_cpu
-from .reference import event_matvec_reference
+from .cpu import event_matmat_cpu, event_matvec_cpu
+from .reference import event_matmat_reference, event_matvec_reference
 
 Impl = Literal["auto", "reference", "cpu"]
 IMPLS: tuple[str, ...] = ("auto", "reference", "cpu")
@@ -47,17 +49,66 @@ def event_matvec(
 
     **Returns:** `(n_post,)` (or `(n_pre,)`) summed input, in the weights' dtype.
     """
-    if not isinstance(conn, (CSR, ELL)):
-        raise ValueError(f"conn must be a CSR or ELL layout, got {type(conn).__name__}")
+    _check_conn(conn)
     n_in = conn.n_post if transpose else conn.n_pre
     if spikes.shape != (n_in,):
         raise ValueError(
             f"spikes must have shape ({n_in},) for this connectivity, got {spikes.shape}"
         )
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    if impl == "auto":
-        impl = _auto(conn, spikes)  # type: ignore[assignment]
+    impl = _resolve(impl, conn, spikes)
     if impl == "cpu":
         return event_matvec_cpu(conn, spikes, transpose=transpose)
     return event_matvec_reference(conn, spikes, transpose=transpose)
+
+
+def event_matmat(
+    conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False, impl: Impl = "auto"
+) -> jax.Array:
+    """Propagate a batch of spike vectors through one layout: `event_matvec` per row.
+
+    `y[b, j] = sum_i W[i, j] s[b, i]` (or `y[b, i] = sum_j W[i, j] s[b, j]` with
+    `transpose=True`). With `impl="cpu"` this is one native call that makes one pass
+    over the events of all batch rows; it is also what `vmap` of `event_matvec` over
+    spikes (a batch of trials, the points of a sweep) turns into. `jit`, `grad`,
+    `jax.jvp` and `vmap` work as for `event_matvec`.
+
+    **Arguments:**
+
+    - `conn`: a `CSR` or `ELL` layout with weights, either orientation.
+    - `spikes`: `(batch, n_pre)` (or `(batch, n_post)` with `transpose=True`), bool or
+      float.
+    - `transpose`, `impl`: as for `event_matvec`.
+
+    **Returns:** `(batch, n_post)` (or `(batch, n_pre)`), in the weights' dtype.
+
+    ```python
+    >>> import jax.numpy as jnp
+    >>> from brainsim.kernels import ELL, event_matmat
+    >>> conn = ELL([[1], [0]], 2.0, n_pre=2, n_post=2, major="pre", dtype=jnp.float32)
+    >>> event_matmat(conn, jnp.array([[True, False], [True, True]]))
+    Array([[0., 2.],
+           [2., 2.]], dtype=float32)
+
+    ```
+    """
+    _check_conn(conn)
+    n_in = conn.n_post if transpose else conn.n_pre
+    if spikes.ndim != 2 or spikes.shape[1] != n_in:
+        raise ValueError(
+            f"spikes must have shape (batch, {n_in}) for this connectivity, got {spikes.shape}"
+        )
+    impl = _resolve(impl, conn, spikes)
+    if impl == "cpu":
+        return event_matmat_cpu(conn, spikes, transpose=transpose)
+    return event_matmat_reference(conn, spikes, transpose=transpose)
+
+
+def _check_conn(conn) -> None:
+    if not isinstance(conn, (CSR, ELL)):
+        raise ValueError(f"conn must be a CSR or ELL layout, got {type(conn).__name__}")
+
+
+def _resolve(impl: str, conn: CSR | ELL, spikes: jax.Array) -> str:
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    return _auto(conn, spikes) if impl == "auto" else impl

@@ -30,7 +30,7 @@ from jax.interpreters import ad, batching, mlir
 
 from .._native import native_available, warn_native_unavailable
 from ..formats import CSR, ELL
-from .reference import event_matvec_reference
+from .reference import event_matmat_reference, event_matvec_reference
 
 Direction = Literal["scatter", "gather"]
 
@@ -67,11 +67,33 @@ def event_matvec_cpu(conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = Fa
     Bool spikes go to the kernel as they are; other spikes are cast to the weights'
     dtype first, as the reference does.
     """
-    if not supported(conn, spikes):
+    if not _native_ready(conn, spikes):
         return event_matvec_reference(conn, spikes, transpose=transpose)
+    return _bind(conn, spikes, transpose, batched=False)
+
+
+def event_matmat_cpu(conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False) -> jax.Array:
+    """`event_matmat` through the native CPU kernels; the reference where they cannot run.
+
+    One native call for the whole `(batch, n_in)` block: the layout is shared, so a
+    scatter is the kernel's event matmat (one pass over the events of all batch rows).
+    Falls back as `event_matvec_cpu` does.
+    """
+    if not _native_ready(conn, spikes):
+        return event_matmat_reference(conn, spikes, transpose=transpose)
+    return _bind(conn, spikes, transpose, batched=True)
+
+
+def _native_ready(conn: CSR | ELL, spikes: jax.Array) -> bool:
+    if not supported(conn, spikes):
+        return False
     if not native_available():
         warn_native_unavailable()
-        return event_matvec_reference(conn, spikes, transpose=transpose)
+        return False
+    return True
+
+
+def _bind(conn: CSR | ELL, spikes: jax.Array, transpose: bool, *, batched: bool) -> jax.Array:
     w = conn.weights
     x = spikes if spikes.dtype == jnp.bool_ else spikes.astype(w.dtype)
     kind = direction(conn, transpose)
@@ -81,6 +103,9 @@ def event_matvec_cpu(conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = Fa
         fmt = "ell"
     else:
         index, fmt = (conn.indptr, conn.indices), "csr"
+    if batched:  # one leading batch dimension of size 1 on every shared operand
+        index = tuple(a[None] for a in index)
+        w = w[None]
     n_out = cols if kind == "scatter" else rows
     return event_matvec_p.bind(*index, w, x, fmt=fmt, kind=kind, n_out=n_out)
 

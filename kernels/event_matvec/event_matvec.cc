@@ -13,12 +13,16 @@
 //
 // Batching: every operand may carry the same number `nb` of leading batch dimensions
 // (vmap adds one per level); each is 1 (broadcast) or the output's size. The output is
-// (*batch, n_out). Column indices outside [0, n_cols) and CSR row pointers outside
+// (*batch, n_out). When the layout (indptr, indices) is shared by the whole batch, a
+// scatter is an event matmat: one pass over the (batch, rows) inputs, which finds the
+// events eight entries at a time (a bit test of a block of inputs), each event adding
+// its row into its batch row of the output. Column indices outside [0, n_cols) and CSR row pointers outside
 // [0, nnz] are skipped or clamped, so malformed inputs can never touch memory outside
 // the buffers.
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -79,23 +83,37 @@ struct Problem {
   int64_t n_x, n_y;
 };
 
-template <typename T, typename S>
-void EllScatter(const Problem<T, S>& p) {
-  std::fill(p.y, p.y + p.n_y, T(0));
-  for (int64_t r = 0; r < p.rows; ++r) {
-    if (p.x[r] == S(0)) continue;  // a silent row costs one test
-    const T xr = static_cast<T>(p.x[r]);
-    const int32_t* cols = p.indices + r * p.k;
-    if (p.per_entry) {
-      const T* w = p.weights + r * p.k;
-      for (int64_t j = 0; j < p.k; ++j)
-        if (InRange(cols[j], p.n_y)) p.y[cols[j]] += w[j] * xr;
-    } else {
-      const T wx = p.weights[0] * xr;
-      for (int64_t j = 0; j < p.k; ++j)
-        if (InRange(cols[j], p.n_y)) p.y[cols[j]] += wx;
-    }
+// Whether any of the 8 inputs x[0..8) may be non-zero: one OR over their bits, with the
+// sign bit masked so that -0.0 counts as zero (as `x == 0` does); NaN counts as non-zero.
+template <typename S>
+inline bool AnyNonzero8(const S* x) {
+  if constexpr (std::is_same_v<S, bool>) {
+    uint64_t v;
+    std::memcpy(&v, x, 8);
+    return v != 0;
+  } else {
+    using U = std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>;
+    constexpr U kMagnitude = ~U(0) >> 1;
+    U v[8];
+    std::memcpy(v, x, sizeof(v));
+    U acc = 0;
+    for (int k = 0; k < 8; ++k) acc |= v[k];
+    return (acc & kMagnitude) != 0;
   }
+}
+
+// Calls f(r) for every r in [0, n) with x[r] != 0, in increasing order. Silent stretches
+// cost one bit test per 8 inputs.
+template <typename S, typename F>
+inline void ForEachEvent(const S* x, int64_t n, F&& f) {
+  int64_t r = 0;
+  for (; r + 8 <= n; r += 8) {
+    if (!AnyNonzero8(x + r)) continue;
+    for (int64_t q = r; q < r + 8; ++q)
+      if (!(x[q] == S(0))) f(q);
+  }
+  for (; r < n; ++r)
+    if (!(x[r] == S(0))) f(r);
 }
 
 // sum_j w[j] x[cols[j]] over one row, out-of-range columns skipped. Four partial sums
@@ -142,25 +160,6 @@ inline void CsrRow(const Problem<T, S>& p, int64_t r, int64_t* lo, int64_t* hi) 
 }
 
 template <typename T, typename S>
-void CsrScatter(const Problem<T, S>& p) {
-  std::fill(p.y, p.y + p.n_y, T(0));
-  for (int64_t r = 0; r < p.rows; ++r) {
-    if (p.x[r] == S(0)) continue;
-    const T xr = static_cast<T>(p.x[r]);
-    int64_t lo, hi;
-    CsrRow(p, r, &lo, &hi);
-    if (p.per_entry) {
-      for (int64_t e = lo; e < hi; ++e)
-        if (InRange(p.indices[e], p.n_y)) p.y[p.indices[e]] += p.weights[e] * xr;
-    } else {
-      const T wx = p.weights[0] * xr;
-      for (int64_t e = lo; e < hi; ++e)
-        if (InRange(p.indices[e], p.n_y)) p.y[p.indices[e]] += wx;
-    }
-  }
-}
-
-template <typename T, typename S>
 void CsrGather(const Problem<T, S>& p) {
   for (int64_t r = 0; r < p.rows; ++r) {
     int64_t lo, hi;
@@ -168,6 +167,78 @@ void CsrGather(const Problem<T, S>& p) {
     const int32_t* cols = p.indices + lo;
     p.y[r] = p.per_entry ? RowDot<true>(cols, p.weights + lo, hi - lo, p.x, p.n_x)
                          : RowDot<false>(cols, p.weights, hi - lo, p.x, p.n_x);
+  }
+}
+
+// Row r's entries [lo, hi) of either format.
+template <Format F, typename T, typename S>
+inline void RowSpan(const Problem<T, S>& p, int64_t r, int64_t* lo, int64_t* hi) {
+  if constexpr (F == Format::kEll) {
+    *lo = r * p.k;
+    *hi = *lo + p.k;
+  } else {
+    CsrRow(p, r, lo, hi);
+  }
+}
+
+inline void Prefetch(const void* address) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address);
+#else
+  (void)address;
+#endif
+}
+
+// y[col] += w * x[r] for every event r (x[r] != 0). The events are listed first (into
+// `events`, reused between calls), so that the first cache lines of the rows a few
+// events ahead can be prefetched: a row is a random access into the layout, and its
+// latency, not the additions, bounds this loop at low spike rates.
+template <Format F, typename T, typename S>
+void Scatter(const Problem<T, S>& p, std::vector<int64_t>& events) {
+  std::fill(p.y, p.y + p.n_y, T(0));
+  events.clear();
+  ForEachEvent(p.x, p.rows, [&](int64_t r) { events.push_back(r); });
+  constexpr size_t kAhead = 4;     // events
+  constexpr int64_t kLines = 4;    // cache lines of a row prefetched
+  constexpr int64_t kPerLine = 16; // int32 indices per 64-byte line
+  const size_t n_events = events.size();
+  for (size_t e = 0; e < n_events; ++e) {
+    if (e + kAhead < n_events) {
+      int64_t lo, hi;
+      RowSpan<F>(p, events[e + kAhead], &lo, &hi);
+      const int64_t end = std::min(hi, lo + kLines * kPerLine);
+      for (int64_t j = lo; j < end; j += kPerLine) {
+        Prefetch(p.indices + j);
+        if (p.per_entry) Prefetch(p.weights + j);
+      }
+    }
+    const int64_t r = events[e];
+    const T xr = static_cast<T>(p.x[r]);
+    int64_t lo, hi;
+    RowSpan<F>(p, r, &lo, &hi);
+    if (p.per_entry) {
+      for (int64_t j = lo; j < hi; ++j)
+        if (InRange(p.indices[j], p.n_y)) p.y[p.indices[j]] += p.weights[j] * xr;
+    } else {
+      const T wx = p.weights[0] * xr;
+      for (int64_t j = lo; j < hi; ++j)
+        if (InRange(p.indices[j], p.n_y)) p.y[p.indices[j]] += wx;
+    }
+  }
+}
+
+// Event matmat, y[n, col] += w_n * x[n, r] for every event (n, r): one pass over all
+// `count` batch rows of x (contiguous, count x rows) against one shared layout, read
+// in place; batch row n has its own weights `w_of[n]`. Each output row is zeroed just
+// before its events land, while it is in cache.
+template <Format F, typename T, typename S>
+void ScatterMatmat(Problem<T, S> p, const std::vector<const T*>& w_of, const S* x, T* y,
+                   int64_t count, std::vector<int64_t>& events) {
+  for (int64_t n = 0; n < count; ++n) {
+    p.weights = w_of[n];
+    p.x = x + n * p.rows;
+    p.y = y + n * p.n_y;
+    Scatter<F>(p, events);
   }
 }
 
@@ -235,15 +306,27 @@ ffi::Error Run(const ffi::AnyBuffer* indptr, const ffi::AnyBuffer& indices,
   const T* w0 = static_cast<const T*>(weights.untyped_data());
   const S* x0 = static_cast<const S*>(x.untyped_data());
   T* y0 = static_cast<T*>(y.untyped_data());
+  if (count == 0) return ffi::Error::Success();
+  thread_local std::vector<int64_t> events;  // the event list of Scatter, reused
+  const bool shared_layout = at_idx.Offset(count - 1, batch) == 0 &&
+                             (ptr0 == nullptr || at_ptr.Offset(count - 1, batch) == 0);
+  const bool x_batched = at_x.Offset(count - 1, batch) == (count - 1) * p.n_x;
+  if (D == Direction::kScatter && shared_layout && x_batched && count > 1) {
+    std::vector<const T*> w_of(count);
+    for (int64_t n = 0; n < count; ++n) w_of[n] = w0 + at_w.Offset(n, batch);
+    p.indices = idx0;
+    p.indptr = ptr0;
+    ScatterMatmat<F>(p, w_of, x0, y0, count, events);
+    return ffi::Error::Success();
+  }
   for (int64_t n = 0; n < count; ++n) {
     p.indices = idx0 + at_idx.Offset(n, batch);
     p.indptr = ptr0 != nullptr ? ptr0 + at_ptr.Offset(n, batch) : nullptr;
     p.weights = w0 + at_w.Offset(n, batch);
     p.x = x0 + at_x.Offset(n, batch);
     p.y = y0 + n * p.n_y;
-    if constexpr (F == Format::kEll && D == Direction::kScatter) EllScatter(p);
+    if constexpr (D == Direction::kScatter) Scatter<F>(p, events);
     if constexpr (F == Format::kEll && D == Direction::kGather) EllGather(p);
-    if constexpr (F == Format::kCsr && D == Direction::kScatter) CsrScatter(p);
     if constexpr (F == Format::kCsr && D == Direction::kGather) CsrGather(p);
   }
   return ffi::Error::Success();

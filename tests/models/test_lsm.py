@@ -1,0 +1,252 @@
+"""The liquid (connection rule, neuron and synapse by hand), readouts, determinism, and
+the `lsm` task end to end."""
+
+import json
+import os
+from pathlib import Path
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+import yaml
+
+from brainsim.cli import main
+from brainsim.core import SpikeMonitor, StateMonitor, integrate
+from brainsim.models import load_train_config
+from brainsim.models._liquid import build_liquid
+from brainsim.models._liquid_data import Split, extract_features, image_probabilities
+from brainsim.models._liquid_readout import (
+    normalize_counts,
+    readout_accuracy,
+    ridge_readout,
+    train_linear_readout,
+)
+from brainsim.models._lsm import LSM, DataConfig, LiquidConfig, ReadoutConfig
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+DATA = os.environ.get("BRAINSIM_DATA")
+needs_data = pytest.mark.skipif(not DATA, reason="BRAINSIM_DATA is not set")
+
+
+@pytest.fixture(scope="module")
+def liquid1000():
+    return build_liquid(seed=3)
+
+
+def _liquid_synapses(liquid):
+    pre, post, w = liquid.connection_lists()
+    inp = pre < liquid.n_input
+    return (pre[~inp] - liquid.n_input, post[~inp], w[~inp]), (pre[inp], post[inp], w[inp])
+
+
+def test_liquid_connectivity_follows_the_papers_rule(liquid1000):
+    """Counts per (pre type, post type) and per distance match C exp(-(D/lam)^2)."""
+    liq = liquid1000
+    (pre, post, w), _ = _liquid_synapses(liq)
+    pos = np.asarray(liq.positions, np.float64)
+    inh = np.asarray(liq.inhibitory)
+    assert inh.sum() == 200 and len(np.unique(pos, axis=0)) == 1000
+    assert not np.any(pre == post)  # no self-connections
+    assert len(set(zip(pre.tolist(), post.tolist()))) == len(pre)  # no duplicates
+    d2 = np.sum((pos[:, None, :] - pos[None, :, :]) ** 2, axis=-1)  # [pre, post]
+    c = {(False, False): 0.2, (False, True): 0.1, (True, False): 0.3, (True, True): 0.05}
+    observed = np.zeros((1000, 1000), bool)
+    observed[pre, post] = True
+    for (pre_inh, post_inh), cval in c.items():
+        block = np.ix_(inh == pre_inh, inh == post_inh)
+        p = cval * np.exp(-d2[block] / 9.0)
+        if pre_inh == post_inh:
+            np.fill_diagonal(p, 0.0)
+        n_obs = observed[block].sum()
+        mean, sd = p.sum(), np.sqrt(np.sum(p * (1 - p)))
+        assert abs(n_obs - mean) < 4 * sd, (pre_inh, post_inh, n_obs, mean, sd)
+    # distance profile of E -> E at each squared distance present in the grid
+    block = np.ix_(~inh, ~inh)
+    dd, oo = d2[block], observed[block]
+    for value in (1.0, 2.0, 3.0, 4.0, 5.0, 9.0):
+        sel = dd == value
+        p = 0.2 * np.exp(-value / 9.0)
+        sd = np.sqrt(p * (1 - p) / sel.sum())
+        assert abs(oo[sel].mean() - p) < 4 * sd, (value, oo[sel].mean(), p)
+    # signs: excitatory sources positive, inhibitory negative, all at |w_liquid|
+    np.testing.assert_array_equal(w, np.where(inh[pre], -3.0, 3.0))
+
+
+def test_input_projection_is_fifteen_percent_with_random_signs(liquid1000):
+    _, (pre, post, w) = _liquid_synapses(liquid1000)
+    assert len(pre) == round(0.15 * 784 * 1000)
+    assert len(set(zip(pre.tolist(), post.tolist()))) == len(pre)
+    assert set(np.abs(w).tolist()) == {3.0}
+    frac = np.mean(w > 0)
+    assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / len(w))
+
+
+def test_lif_and_last_spike_synapse_by_hand(x64):
+    """One input neuron onto one liquid neuron: input spike one step after its drive,
+    then the PSC w exp(-s/tau_u)/tau_u of the last spike, v <- v (1 - 1/64) + I."""
+    liq = build_liquid(n_liquid=1, grid=(1, 1, 1), n_input=1, p_input=1.0, w_input=3.0, seed=1)
+    (w,) = np.asarray(liq.w0)[np.asarray(liq.valid)]
+    tau = float(liq.tau_u[0])
+    n = 12
+    drive = jnp.zeros((n, 1)).at[0, 0].set(1.0)
+    sol = integrate(
+        liq,
+        liq.init_state(),
+        drive,
+        dt=1.0,
+        n_steps=n,
+        save=[StateMonitor("v"), SpikeMonitor("input")],
+    )
+    np.testing.assert_array_equal(np.asarray(sol.traces["spikes:input"])[:, 0], np.arange(n) == 1)
+
+    def k(s):
+        return np.exp(-s / tau) / tau
+
+    v, expected = 0.0, []
+    for t in range(n):
+        s = 20.0 if t == 0 else t - 1.0  # timer: 20 at the start, 0 in the spike step
+        v = v - v / 64.0 + w * k(s)
+        expected.append(v)
+    np.testing.assert_allclose(np.asarray(sol.traces["v"])[:, 1], expected, rtol=1e-12)
+    # the input neuron: 100 after its drive, reset in its spike step
+    np.testing.assert_allclose(np.asarray(sol.traces["v"])[:3, 0], [100.0, 0.0, 0.0])
+
+
+def test_refractory_period_is_two_steps():
+    liq = build_liquid(n_liquid=1, grid=(1, 1, 1), n_input=1, p_input=1.0, seed=0)
+    sol = integrate(
+        liq, liq.init_state(), jnp.ones((13, 1)), dt=1.0, n_steps=13, save=[SpikeMonitor("input")]
+    )
+    steps = np.flatnonzero(np.asarray(sol.traces["spikes:input"])[:, 0])
+    np.testing.assert_array_equal(steps, [1, 4, 7, 10])
+
+
+def _blobs(key, n, d=40, classes=3):
+    rng = np.random.default_rng(key)
+    centres = rng.uniform(0, 30, (classes, d))
+    y = rng.integers(0, classes, n)
+    x = rng.poisson(centres[y]).astype(np.float64)
+    return x, y
+
+
+def test_readouts_solve_a_separable_problem():
+    x, y = _blobs(0, 300)
+    xtr, ytr, xte, yte = x[:200], y[:200], x[200:], y[200:]
+    ftr, scale = normalize_counts(xtr)
+    fte, _ = normalize_counts(xte, scale)
+    w, b = ridge_readout(ftr, ytr, l2=1e-6, n_classes=3)
+    assert readout_accuracy((w, b), fte, yte) == 1.0
+    readout, best = train_linear_readout(
+        (ftr, ytr),
+        (fte, yte),
+        n_classes=3,
+        key=jr.key(0),
+        epochs=30,
+        batch_size=50,
+        learning_rate=0.05,
+    )
+    assert readout_accuracy(readout, fte, yte) == 1.0 and best >= 0
+    # and through the LSM wrapper, with its own normalisation
+    lsm = LSM(build_liquid(n_liquid=8, grid=(2, 2, 2), n_input=4, seed=0))
+    lsm, info = lsm.fit_readout(
+        (xtr, ytr), (xte, yte), config=ReadoutConfig(kind="ridge"), n_classes=3
+    )
+    assert info["readout"] == "ridge" and lsm.accuracy(xte, yte) == 1.0
+
+
+def test_ridge_matches_the_normal_equations(x64):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(50, 6)), rng.integers(0, 4, 50)
+    w, b = ridge_readout(x, y, l2=0.3, n_classes=4)
+    xa = np.hstack([x, np.ones((50, 1))])
+    reg = np.diag([0.3] * 6 + [0.0])
+    ref = np.linalg.solve(xa.T @ xa + reg, xa.T @ np.eye(4)[y])
+    np.testing.assert_allclose(np.vstack([w, b]), ref, atol=1e-10)
+
+
+def test_features_are_deterministic_and_independent_of_batching(tmp_path):
+    liq = build_liquid(n_liquid=27, grid=(3, 3, 3), n_input=16, w_liquid=2.0, w_input=3.0, seed=0)
+    p = np.random.default_rng(0).uniform(0, 0.3, (7, 16)).astype(np.float32)
+    lsm = LSM(liq, n_steps=60)
+    a = np.asarray(lsm.features(p, key=jr.key(5)))
+    b = np.asarray(lsm.features(p, key=jr.key(5)))
+    np.testing.assert_array_equal(a, b)
+    assert a.sum() > 0
+    np.testing.assert_array_equal(np.asarray(lsm.features(p[:3], key=jr.key(5))), a[:3])
+    split = Split(p, np.zeros(7, np.int32), "rate")
+    f4 = extract_features(liq, split, key=jr.key(5), n_steps=60, batch_size=4, chunk_dir=tmp_path)
+    np.testing.assert_array_equal(f4, a)
+    assert len(list(tmp_path.glob("features-*.pkl"))) == 2
+    again = extract_features(
+        liq, split, key=jr.key(9), n_steps=60, batch_size=4, chunk_dir=tmp_path
+    )  # resumed from the chunks on disk
+    np.testing.assert_array_equal(again, a)
+
+
+def test_image_probabilities_follow_nalsm():
+    img = np.zeros((2, 28, 28))
+    img[0, 0, :4] = [1, 1, 2, 0]
+    img[1, 5, 5] = 7
+    p, scale = image_probabilities(img)
+    assert scale == 1.0 and p.shape == (2, 784)
+    np.testing.assert_allclose(p[0, :4], [0.25, 0.25, 0.5, 0.0])
+    assert p[1, 5 * 28 + 5] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"n_liquid": 999}, "n_liquid"),
+        ({"c": (0.2, 0.1, 1.3, 0.05)}, "C_IE"),
+        ({"tau_v": -64.0}, "tau_v"),
+        ({"p_input": 1.5}, "p_input"),
+        ({"lam": 0.0}, "lam"),
+        ({"grid": (10, 10)}, "grid"),
+    ],
+)
+def test_bad_liquids(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        build_liquid(**kwargs)
+
+
+def test_bad_configs_and_inputs():
+    with pytest.raises(ValueError, match="n_liquid"):
+        LiquidConfig(n_liquid=1000, grid=(10, 10, 9))
+    with pytest.raises(ValueError, match="n_input"):
+        DataConfig(dataset="mnist", n_input=2312)
+    with pytest.raises(ValueError, match="c.2"):
+        LiquidConfig(c=(0.2, 0.1, -0.3, 0.05))
+    lsm = LSM(build_liquid(n_liquid=8, grid=(2, 2, 2), n_input=4, seed=0))
+    with pytest.raises(ValueError, match="inputs must be"):
+        lsm.features(np.zeros((2, 5)), key=jr.key(0))
+    with pytest.raises(ValueError, match="readout"):
+        lsm.predict(np.zeros((2, 8)))
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*lsm*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = load_train_config(path)
+    assert config.task in ("lsm", "nalsm")
+    assert config.config.liquid.n_liquid == 1000
+
+
+@needs_data
+def test_lsm_task_end_to_end_and_resume(tmp_path):
+    cfg = {
+        "task": "lsm",
+        "liquid": {"n_liquid": 27, "grid": [3, 3, 3], "w_liquid": 2.0, "w_input": 3.0},
+        "data": {"dataset": "mnist", "n_train": 40, "n_val": 20, "n_test": 20, "n_steps": 40},
+        "readout": {"epochs": 3, "batch_size": 20},
+        "batch_size": 20,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert main(["train", str(path), "--out", str(out), "--no-progress"]) == 0
+    first = json.loads((out / "summary.json").read_text())["summary"]
+    assert 0.0 <= first["test_accuracy"] <= 1.0 and first["n_train"] == 40
+    assert len(list((out / "features").glob("*.pkl"))) == 4
+    assert main(["train", str(path), "--out", str(out), "--no-progress", "--resume"]) == 0
+    again = json.loads((out / "summary.json").read_text())["summary"]
+    assert again["test_accuracy"] == first["test_accuracy"]

@@ -1,0 +1,365 @@
+"""Diehl & Cook (2015): unsupervised digit learning with STDP, the network and one sample.
+
+784 Poisson inputs drive `n` conductance-based excitatory LIF neurons with adaptive
+thresholds (`AdaptiveThreshold(LIF)`); each excitatory neuron excites its own inhibitory
+neuron, which inhibits every other excitatory neuron (soft winner-take-all). The input
+-> excitatory weights learn by the trace rule of the authors' Brian code (a `TripletSTDP`
+with nearest-spike traces: `w -= nu_pre x_post1` at an input spike, `w += nu_post x_pre
+x_post2` at an excitatory spike) and are normalised per neuron before each sample.
+
+A sample is shown for 350 ms (rates `pixel / 8 * intensity` Hz), followed by 150 ms of
+rest; if the excitatory neurons fire fewer than 5 spikes the intensity rises by one
+(about 32 Hz at the brightest pixel) and the sample is shown again. `present` does all
+of that in one jitted function (a `lax.while_loop` over attempts, a `lax.scan` over the
+steps of each); `train_block` scans `present` over a block of samples.
+"""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ..core._abstract import SynapticInput
+from ..neurons import LIF
+from ..neurons._lif import LIFState
+from ..plasticity import (
+    AdaptiveThreshold,
+    AdaptiveThresholdState,
+    TripletSTDP,
+    TripletSTDPState,
+    check_normalization,
+    normalize_incoming,
+)
+from ..plasticity._dc_dense import dense_stdp_step, spike_indices
+from ..synapses import COBA, Exponential
+
+N_INPUT = 784
+
+
+@dataclasses.dataclass(frozen=True)
+class DiehlCookParams:
+    """The network and protocol (defaults: Diehl & Cook's Brian code, `dt = 0.5` ms).
+
+    - `n_neurons`: excitatory (= inhibitory) neurons.
+    - `dt`, `t_present`, `t_rest`: step, presentation and rest (ms).
+    - `intensity`, `intensity_step`: input rate is `pixel / 8 * intensity` Hz (2 ->
+      63.75 Hz at 255); raised by `intensity_step` while fewer than `min_spikes`
+      excitatory spikes answer, at most `max_attempts` presentations per sample.
+    - `nu_pre`, `nu_post`, `tau_pre`, `tau_post1`, `tau_post2`, `w_max`: the STDP rule.
+    - `theta_plus`, `tau_theta`: adaptive threshold (mV per spike, ms).
+    - `norm_target`: sum of each neuron's input weights (78.4 = 0.1 x 784).
+    - `w_init_low`, `w_init_high`: initial input weights, uniform.
+    - `w_ei`, `w_ie`: excitatory -> inhibitory (one-to-one) and inhibitory ->
+      excitatory (all but self) conductance jumps.
+    - `max_input_events`: input spikes per step handled by the event path (a step with
+      more takes the dense path; the result is the same).
+    """
+
+    n_neurons: int = 100
+    dt: float = 0.5
+    t_present: float = 350.0
+    t_rest: float = 150.0
+    intensity: float = 2.0
+    intensity_step: float = 1.0
+    min_spikes: int = 5
+    max_attempts: int = 20
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    tau_pre: float = 20.0
+    tau_post1: float = 20.0
+    tau_post2: float = 40.0
+    w_max: float = 1.0
+    theta_plus: float = 0.05
+    tau_theta: float = 1e7
+    norm_target: float = 78.4
+    w_init_low: float = 0.003
+    w_init_high: float = 0.303
+    w_ei: float = 10.4
+    w_ie: float = 17.0
+    max_input_events: int = 32
+
+    def __post_init__(self):
+        positive = ("dt", "t_present", "tau_pre", "tau_post1", "tau_post2", "tau_theta")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        for name in ("n_neurons", "max_attempts", "max_input_events"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)!r}")
+        for name in ("t_rest", "intensity", "intensity_step", "min_spikes", "nu_pre", "nu_post"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
+        for name in ("theta_plus", "w_ei", "w_ie"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
+        if self.dt >= 1.0:
+            raise ValueError(f"dt: must be below the 1 ms conductance time constant, got {self.dt}")
+        if not 0 <= self.w_init_low <= self.w_init_high <= self.w_max:
+            raise ValueError(
+                f"w_init_low, w_init_high: need 0 <= w_init_low <= w_init_high <= w_max, got "
+                f"{self.w_init_low}, {self.w_init_high}, w_max={self.w_max}"
+            )
+        check_normalization(self.norm_target, np.full((1,), N_INPUT), 0.0, self.w_max)
+
+
+class DiehlCookState(eqx.Module):
+    """Input weights `w` `(784, n)`, both populations, conductances and STDP traces."""
+
+    w: Float[Array, "784 n"]
+    exc: AdaptiveThresholdState
+    inh: LIFState
+    ge_exc: Float[Array, " n"]
+    gi_exc: Float[Array, " n"]
+    ge_inh: Float[Array, " n"]
+    traces: TripletSTDPState
+
+
+def _euler_tau(tau: float, dt: float) -> float:
+    """The time constant whose exact decay over `dt` equals one forward-Euler step.
+
+    Brian 1 integrates these (nonlinear) equations with forward Euler, so a conductance
+    shrinks by `1 - dt / tau` per step (0.5 for 1 ms at dt = 0.5 ms), which keeps its
+    time integral `w tau` exact; an `Exponential` synapse with this `tau` does the same.
+    """
+    return float(-dt / np.log1p(-dt / tau))
+
+
+class DiehlCook(eqx.Module):
+    """The Diehl & Cook network: parameters only; the state is a `DiehlCookState`.
+
+    **Arguments:**
+
+    - `params`: a `DiehlCookParams`.
+    """
+
+    exc: AdaptiveThreshold
+    inh: LIF
+    rule: TripletSTDP
+    syn_e: Exponential
+    syn_i: Exponential
+    to_exc_e: COBA
+    to_exc_i: COBA
+    to_inh_e: COBA
+    w_ei: Float[Array, ""]
+    w_ie: Float[Array, ""]
+    norm_target: Float[Array, ""]
+    intensity: Float[Array, ""]
+    intensity_step: Float[Array, ""]
+    params: DiehlCookParams = eqx.field(static=True)
+
+    def __init__(self, params: DiehlCookParams):
+        p, n = params, params.n_neurons
+        self.params = p
+        lif_e = LIF(
+            n, tau_m=100.0, v_rest=-65.0, v_th=-52.0, v_reset=-65.0, tau_ref=5.0, method="euler"
+        )
+        self.exc = AdaptiveThreshold(lif_e, theta_plus=p.theta_plus, tau_theta=p.tau_theta)
+        self.inh = LIF(
+            n, tau_m=10.0, v_rest=-60.0, v_th=-40.0, v_reset=-45.0, tau_ref=2.0, method="euler"
+        )
+        self.rule = TripletSTDP(
+            a2_plus=0.0,
+            a3_plus=p.nu_post,
+            a2_minus=p.nu_pre,
+            a3_minus=0.0,
+            tau_plus=p.tau_pre,
+            tau_x=p.tau_pre,
+            tau_minus=p.tau_post1,
+            tau_y=p.tau_post2,
+            w_min=0.0,
+            w_max=p.w_max,
+            pairing="nearest",
+        )
+        self.syn_e = Exponential(n, _euler_tau(1.0, p.dt))
+        self.syn_i = Exponential(n, _euler_tau(2.0, p.dt))
+        self.to_exc_e, self.to_exc_i, self.to_inh_e = COBA(0.0), COBA(-100.0), COBA(0.0)
+        dtype = jnp.result_type(float)
+        self.w_ei, self.w_ie = jnp.asarray(p.w_ei, dtype), jnp.asarray(p.w_ie, dtype)
+        self.norm_target = jnp.asarray(p.norm_target, dtype)
+        self.intensity = jnp.asarray(p.intensity, dtype)
+        self.intensity_step = jnp.asarray(p.intensity_step, dtype)
+
+    @property
+    def n(self) -> int:
+        return self.params.n_neurons
+
+    @property
+    def n_present(self) -> int:
+        return int(round(self.params.t_present / self.params.dt))
+
+    @property
+    def n_rest(self) -> int:
+        return int(round(self.params.t_rest / self.params.dt))
+
+    def init_state(self, *, key: PRNGKeyArray) -> DiehlCookState:
+        """Weights uniform in `[w_init_low, w_init_high]`, everything else at rest."""
+        p = self.params
+        dtype = jnp.result_type(float)
+        w = jr.uniform(key, (N_INPUT, self.n), dtype, p.w_init_low, p.w_init_high)
+        z = jnp.zeros((self.n,), dtype)
+        exc = self.exc.init_state(key=key)
+        inh = self.inh.init_state(key=key)
+        traces = self.rule.init_state(N_INPUT, self.n)
+        return DiehlCookState(w, exc, inh, z, z, z, traces)
+
+    def at_rest(self, state: DiehlCookState) -> DiehlCookState:
+        """`state` with everything but the weights and thresholds back at rest."""
+        fresh = self.init_state(key=jr.key(0))
+        exc = AdaptiveThresholdState(fresh.exc.neuron, state.exc.theta)
+        return dataclasses.replace(fresh, w=state.w, exc=exc)  # type: ignore[type-var]
+
+    def normalize(self, state: DiehlCookState) -> DiehlCookState:
+        """Scale each neuron's input weights to sum to `norm_target`."""
+        post = jnp.broadcast_to(jnp.arange(self.n, dtype=jnp.int32)[None, :], state.w.shape)
+        w = normalize_incoming(state.w, post, self.n, self.norm_target)
+        return eqx.tree_at(lambda s: s.w, state, w)
+
+    def step(
+        self,
+        state: DiehlCookState,
+        pre_idx: Int[Array, " k"] | None,
+        pre_spikes: Array | None,
+        *,
+        learn: bool,
+    ) -> tuple[DiehlCookState, Float[Array, " n"]]:
+        """One step of `dt`; `pre_spikes=None` is a step without input (rest).
+
+        **Returns:** `(state, excitatory spikes)`.
+        """
+        dt = self.params.dt
+        v_e, v_i = state.exc.v, state.inh.v
+        drive_e = self.to_exc_e(state.ge_exc, v_e) + self.to_exc_i(state.gi_exc, v_e)
+        drive_i: SynapticInput = self.to_inh_e(state.ge_inh, v_i)
+        if learn:
+            exc, s_e = self.exc.step(state.exc, drive_e, 0.0, dt)
+        else:  # testing: the learned thresholds stay fixed
+            neuron, s_e = self.exc.with_theta(state.exc.theta).step(
+                state.exc.neuron, drive_e, 0.0, dt
+            )
+            exc = AdaptiveThresholdState(neuron, state.exc.theta)
+        inh, s_i = self.inh.step(state.inh, drive_i, 0.0, dt)
+        w, traces = state.w, state.traces
+        if learn:
+            traces, w, x = dense_stdp_step(self.rule, traces, w, pre_idx, pre_spikes, s_e, dt)
+        elif pre_spikes is None:
+            x = jnp.zeros((self.n,), w.dtype)
+        else:
+            x = pre_spikes.astype(w.dtype) @ w
+        ge_exc = self.syn_e.step(state.ge_exc, x, 0.0, dt)
+        gi_exc = self.syn_i.step(state.gi_exc, self.w_ie * (jnp.sum(s_i) - s_i), 0.0, dt)
+        ge_inh = self.syn_e.step(state.ge_inh, self.w_ei * s_e, 0.0, dt)
+        return DiehlCookState(w, exc, inh, ge_exc, gi_exc, ge_inh, traces), s_e
+
+    def rates(self, image: Array) -> Float[Array, " 784"]:
+        """Input rates (Hz) at intensity 1: `pixel / 8`."""
+        return image.reshape(-1).astype(self.w_ei.dtype) / 8.0
+
+    def present(
+        self, state: DiehlCookState, image: Array, key: PRNGKeyArray, *, learn: bool
+    ) -> tuple[DiehlCookState, Float[Array, " n"], Int[Array, ""]]:
+        """Show one image (presentation + rest, again at a higher intensity while fewer
+        than `min_spikes` excitatory spikes answer).
+
+        **Arguments:**
+
+        - `state`: the network state; `image`: `(28, 28)` or `(784,)` pixels in 0..255.
+        - `key`: PRNG key of this sample (attempt `a` uses `fold_in(key, a)`).
+        - `learn`: STDP, normalisation before each presentation and threshold adaptation
+          on (training) or off (labelling and testing).
+
+        **Returns:** `(state, counts, attempts)`: the `(n,)` excitatory spike counts of
+        the last presentation and the number of presentations.
+        """
+        p = self.params
+        rates = self.rates(image)
+        k = p.max_input_events
+        dtype = self.w_ei.dtype
+
+        def attempt(carry):
+            state, a, _ = carry
+            if learn:
+                state = self.normalize(state)
+            prob = rates * (self.intensity + a.astype(dtype) * self.intensity_step)
+            prob = prob * (p.dt * 1e-3)
+            u = jr.uniform(jr.fold_in(key, a), (self.n_present, N_INPUT), dtype)
+            spikes = u < prob[None, :]
+            idx = spike_indices(spikes, k) if learn else None
+
+            def on(s, xs):
+                s, s_e = self.step(s, *xs, learn=learn)
+                return s, s_e
+
+            state, s_e = jax.lax.scan(on, state, (idx, spikes))
+            counts = jnp.sum(s_e, axis=0)
+            state = self.rest(state, learn=learn)
+            return state, a + 1, counts
+
+        def again(carry):
+            _, a, counts = carry
+            low = jnp.sum(counts) < p.min_spikes
+            return (a == 0) | (low & (a < p.max_attempts))
+
+        counts0 = jnp.zeros((self.n,), dtype)
+        state, attempts, counts = jax.lax.while_loop(
+            again, attempt, (state, jnp.asarray(0, jnp.int32), counts0)
+        )
+        return state, counts, attempts
+
+    def rest(self, state: DiehlCookState, *, learn: bool) -> DiehlCookState:
+        """Run the resting period (no input) step by step."""
+
+        def on(s, _):
+            s, _ = self.step(s, None, None, learn=learn)
+            return s, None
+
+        state, _ = jax.lax.scan(on, state, None, length=self.n_rest)
+        return state
+
+
+@eqx.filter_jit
+def train_block(
+    model: DiehlCook,
+    state: DiehlCookState,
+    images: Int[Array, "b 28 28"],
+    keys: PRNGKeyArray,
+) -> tuple[DiehlCookState, Float[Array, "b n"], Int[Array, " b"]]:
+    """Train on a block of images in order, one sample after another.
+
+    **Returns:** `(state, counts, attempts)`: per-sample spike counts `(b, n)` and
+    presentations `(b,)`.
+    """
+
+    def one(s, xs):
+        image, key = xs
+        s, counts, attempts = model.present(s, image, key, learn=True)
+        return s, (counts, attempts)
+
+    state, (counts, attempts) = jax.lax.scan(one, state, (images, keys))
+    return state, counts, attempts
+
+
+@eqx.filter_jit
+def respond(
+    model: DiehlCook,
+    state: DiehlCookState,
+    images: Int[Array, "b 28 28"],
+    keys: PRNGKeyArray,
+) -> tuple[Float[Array, "b n"], Int[Array, " b"]]:
+    """Spike counts of the trained network, learning off, for a batch of images.
+
+    Each image is shown to the network at rest (learned weights and thresholds, every
+    other variable reset), so the images are independent and run as one `vmap`.
+
+    **Returns:** `(counts, attempts)`: `(b, n)` and `(b,)`.
+    """
+    start = model.at_rest(state)
+
+    def one(image, key):
+        _, counts, attempts = model.present(start, image, key, learn=False)
+        return counts, attempts
+
+    return jax.vmap(one)(images, keys)

@@ -1,0 +1,215 @@
+"""Diehl & Cook (2015) STDP MNIST: the fused dense STDP step, readout, the task."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from brainsim.kernels import ELL
+
+from brainsim.models._diehl_cook import DiehlCook, DiehlCookParams, train_block
+from brainsim.models._diehl_cook_readout import accuracy, assign_labels, classify
+from brainsim.plasticity import EventIndex, TripletSTDP
+from brainsim.plasticity._dc_dense import dense_stdp_step, spike_indices, transmit_dense
+
+
+def _rule():
+    return TripletSTDP(
+        a2_plus=0.0,
+        a3_plus=0.05,
+        a2_minus=0.02,
+        a3_minus=0.0,
+        tau_plus=20.0,
+        tau_x=20.0,
+        tau_minus=20.0,
+        tau_y=40.0,
+        w_min=0.0,
+        w_max=1.0,
+        pairing="nearest",
+    )
+
+
+@pytest.mark.parametrize("k", [2, 8])
+def test_dense_step_equals_the_library_rule(getkey, k):
+    """The fused step equals `TripletSTDP.step` (event path) on an ELL of the matrix,
+    also when a step has more than `k` input spikes (k=2), and it transmits with the old
+    weights."""
+    n_pre, n_post, steps = 12, 5, 60
+    rule = _rule()
+    w0 = jr.uniform(getkey(), (n_pre, n_post), minval=0.0, maxval=1.0)
+    pre = jr.uniform(getkey(), (steps, n_pre)) < 0.25
+    post = jr.uniform(getkey(), (steps, n_post)) < 0.15
+    conn = ELL(np.tile(np.arange(n_post), (n_pre, 1)), w0, n_pre=n_pre, n_post=n_post, major="pre")
+    index = EventIndex(conn.pre_ids, conn.post_ids, n_pre, n_post, pre_chunk=3, post_chunk=2)
+    idx = spike_indices(pre, k)
+    assert int(jnp.max(jnp.sum(pre, axis=1))) > 2  # the overflow path is exercised
+
+    @jax.jit
+    def both(w0, pre, post, idx):
+        def body(carry, xs):
+            s_ref, w_ref, s_new, w_new = carry
+            p, q, i = xs
+            x_ref = p.astype(w_ref.dtype) @ w_ref
+            s_ref, w_ref = rule.step(
+                s_ref, w_ref, conn.pre_ids, conn.post_ids, p, q, 0.5, index=index
+            )
+            s_new, w_new, x_new = dense_stdp_step(rule, s_new, w_new, i, p, q, 0.5)
+            err = jnp.max(jnp.abs(w_new - w_ref)), jnp.max(jnp.abs(x_new - x_ref))
+            return (s_ref, w_ref, s_new, w_new), err
+
+        init = rule.init_state(n_pre, n_post)
+        return jax.lax.scan(body, (init, w0, init, w0), (pre, post, idx))
+
+    (s_ref, w_ref, s_new, w_new), (w_err, x_err) = both(w0, pre, post, idx)
+    assert float(jnp.max(w_err)) <= 1e-7 and float(jnp.max(x_err)) <= 1e-6
+    assert not np.allclose(w_new, w0)  # something was learned
+    for a, b in zip(jax.tree_util.tree_leaves(s_new), jax.tree_util.tree_leaves(s_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_dense_step_without_input_and_transmit():
+    rule = _rule()
+    w = jnp.full((4, 3), 0.5)
+    state = rule.init_state(4, 3)
+    state = state.__class__(jnp.full((4,), 1.0), state.r2, state.o1, jnp.full((3,), 1.0))
+    post = jnp.array([True, False, False])
+    new, w2, x = dense_stdp_step(rule, state, w, None, None, post, 0.5)
+    # potentiation of column 0 by a3_plus * r1 * o2, both decayed by one step
+    expected = 0.5 + 0.05 * np.exp(-0.5 / 20.0) * np.exp(-0.5 / 40.0)
+    np.testing.assert_allclose(w2[:, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(w2[:, 1:], 0.5)
+    assert float(jnp.abs(x).sum()) == 0.0
+    spikes = jnp.array([True, False, True, True])
+    np.testing.assert_allclose(
+        transmit_dense(w2, spike_indices(spikes, 2), spikes), spikes.astype(w2.dtype) @ w2
+    )
+    np.testing.assert_allclose(
+        transmit_dense(w2, spike_indices(spikes, 4), spikes), spikes.astype(w2.dtype) @ w2
+    )
+
+
+def test_labelling_and_classification_by_hand():
+    # neuron 0 answers class 2, neuron 1 class 0 (mean 3 over two images beats 2),
+    # neuron 2 class 1, neuron 3 never fires
+    counts = np.array([[0, 4, 0, 0], [0, 2, 1, 0], [5, 0, 0, 0], [0, 2, 6, 0], [1, 3, 0, 0]])
+    labels = np.array([0, 0, 2, 1, 2])
+    assignments = assign_labels(counts, labels, n_classes=3)
+    assert assignments.tolist() == [2, 0, 1, -1]
+    # mean count of the assigned neurons per class: class 1 wins the first row, class 2
+    # the second; a tie goes to the lower class
+    test = np.array([[1, 0, 2, 9], [7, 6, 0, 0], [0, 0, 0, 0]])
+    assert classify(test, assignments, n_classes=3).tolist() == [1, 2, 0]
+    assert accuracy(np.array([1, 2, 0]), np.array([1, 2, 2])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="labels"):
+        assign_labels(counts, np.array([0, 1, 2, 3, 0]), n_classes=3)
+    with pytest.raises(ValueError, match="assignments"):
+        classify(test, assignments[:3], n_classes=3)
+
+
+def _blob_images(key, n):
+    """Digit-like images: a bright random rectangle on black."""
+    images = np.zeros((n, 28, 28), np.uint8)
+    rng = np.random.default_rng(int(jr.randint(key, (), 0, 2**30)))
+    for i in range(n):
+        r, c = rng.integers(4, 14, size=2)
+        images[i, r : r + 10, c : c + 8] = 255
+    return images
+
+
+def test_training_keeps_bounds_normalises_and_raises_intensity(getkey):
+    # learning rates 50x the paper's, so that unclipped weights would leave [0, w_max]
+    params = DiehlCookParams(
+        n_neurons=6, nu_pre=5e-3, nu_post=0.5, max_attempts=3, t_present=60.0, t_rest=10.0
+    )
+    model = DiehlCook(params)
+    state = model.init_state(key=getkey())
+    images = _blob_images(getkey(), 4)
+    images[1] = 0  # a blank image never makes the neurons fire: shown max_attempts times
+    keys = jr.split(getkey(), 4)
+    state, counts, attempts = train_block(model, state, jnp.asarray(images), keys)
+    assert int(attempts[1]) == 3 and float(counts[1].sum()) == 0.0
+    assert float(counts.sum()) > 0
+    w = np.asarray(state.w)
+    assert w.min() >= 0.0 and w.max() <= params.w_max
+    assert np.any(w == 0.0) and np.any(w == params.w_max)  # the bounds were reached
+    normed = np.asarray(model.normalize(state).w)
+    np.testing.assert_allclose(normed.sum(axis=0), params.norm_target, rtol=1e-5)
+    assert np.all(np.asarray(state.exc.theta) >= 0) and float(state.exc.theta.max()) > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"w_max": 0.05, "w_init_low": 0.0, "w_init_high": 0.04}, "normalization target"),
+        ({"nu_pre": -1.0}, "nu_pre"),
+        ({"w_init_low": 0.5, "w_init_high": 0.1}, "w_init_low"),
+        ({"n_neurons": 0}, "n_neurons"),
+        ({"dt": 1.0}, "dt"),
+    ],
+)
+def test_bad_parameters_are_named(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        DiehlCookParams(**kwargs)
+
+
+def test_bad_task_config_exits_2(tmp_path, capsys):
+    from brainsim.cli import main
+
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("task: stdp_mnist\nblock: 30\ncheckpoint_every: 100\n")
+    assert main(["train", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "checkpoint_every" in capsys.readouterr().err
+
+
+@pytest.fixture
+def data_dir():
+    import os
+
+    path = os.environ.get("BRAINSIM_DATA")
+    if not path:
+        pytest.skip("BRAINSIM_DATA is not set (MNIST needed)")
+    return path
+
+
+_TINY = """task: stdp_mnist
+network:
+  n_neurons: 20
+block: 10
+checkpoint_every: 10
+update_interval: 20
+eval_batch: 25
+"""
+
+
+def test_cli_end_to_end_and_resume_equals_uninterrupted(tmp_path, data_dir):
+    from brainsim.cli import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(_TINY)
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    common = ["--data-dir", data_dir, "--no-progress", "--seed", "3"]
+    sets = ["--set", "n_train=40", "--set", "n_label=50", "--set", "n_test=50"]
+    assert main(["train", str(cfg), "--out", str(whole), *common, *sets]) == 0
+    record = json.loads((whole / "summary.json").read_text())["summary"]
+    assert record["samples_trained"] == 40 and record["n_test"] == 50
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+    assert record["mean_presentations"] >= 1.0
+    lines = [json.loads(x) for x in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert [x["samples"] for x in lines] == [20, 40] and "train_window_accuracy" in lines[1]
+    # interrupted after 20 images (no evaluation), then resumed to 40
+    stop = ["--set", "n_train=20", "--set", "n_label=0", "--set", "n_test=0"]
+    assert main(["train", str(cfg), "--out", str(part), *common, *stop]) == 0
+    assert main(["train", str(cfg), "--out", str(part), *common, *sets, "--resume"]) == 0
+    a, b = np.load(whole / "model.npz"), np.load(part / "model.npz")
+    np.testing.assert_array_equal(a["w"], b["w"])
+    np.testing.assert_array_equal(a["theta"], b["theta"])
+    resumed = json.loads((part / "summary.json").read_text())["summary"]
+    assert resumed["test_accuracy"] == record["test_accuracy"]
+
+    def learned(path):  # the metrics without the timings
+        rows = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if "seconds" not in k and "ms_" not in k} for r in rows]
+
+    assert learned(part) == learned(whole)

@@ -64,8 +64,6 @@ class Gliotransmission(AbstractDynamics):
     - `o_g`: binding rate of presynaptic receptors (1/(uM s)), 1.5.
     - `omega_g`: their unbinding rate (1/s), 0.5/60.
     - `alpha`: release probability at full receptor activation, in [0, 1], 0.
-    - `u0`: resting release probability of the synapses, in (0, 1], 0.6, used when the
-      projection has no `TsodyksMarkram` (with one, its `U` is the resting value).
     - `method`: integrator of the continuous part, `"rk4"` by default.
     """
 
@@ -78,7 +76,6 @@ class Gliotransmission(AbstractDynamics):
     o_g: Float[Array, "*n"]
     omega_g: Float[Array, "*n"]
     alpha: Float[Array, "*n"]
-    u0: Float[Array, "*n"]
     method: AbstractIntegrator
 
     def __init__(
@@ -93,15 +90,12 @@ class Gliotransmission(AbstractDynamics):
         o_g=1.5,
         omega_g=0.5 / 60,
         alpha=0.0,
-        u0=0.6,
         method: str | AbstractIntegrator = "rk4",
     ):
         self.n = _n(n)
         check_nonnegative("c_theta", c_theta)
         check_probability("u_a", u_a)
         check_probability("alpha", alpha)
-        check_probability("u0", u0)
-        check_positive("u0", u0)
         check_positive("omega_e", omega_e)
         for name, value in (
             ("omega_a", omega_a),
@@ -118,7 +112,6 @@ class Gliotransmission(AbstractDynamics):
         self.o_g = as_param(o_g, "o_g", n)
         self.omega_g = as_param(omega_g, "omega_g", n)
         self.alpha = as_param(alpha, "alpha", n)
-        self.u0 = as_param(u0, "u0", n)
         self.method = get_integrator(method)
 
     def min_time_constant(self) -> Array:
@@ -154,16 +147,17 @@ class Gliotransmission(AbstractDynamics):
         )
         return new, new.gamma_s
 
-    def release_probability(self, gamma_s: Array) -> Array:
+    def release_probability(self, gamma_s: Array, u0: Array) -> Array:
         """`(1 - gamma_s) u0 + alpha gamma_s`: the modulated release probability.
 
         **Arguments:**
 
         - `gamma_s`: `(n,)` fraction of activated presynaptic receptors.
+        - `u0`: the resting release probability, scalar or `(n,)`.
 
         **Returns:** `(n,)` release probabilities.
         """
-        return (1 - gamma_s) * self.u0 + self.alpha * gamma_s
+        return (1 - gamma_s) * u0 + self.alpha * gamma_s
 
 
 class TripartiteState(eqx.Module):
@@ -183,7 +177,8 @@ class TripartiteProjection(AbstractProjection):
     1. the astrocytes' current receptor activation `gamma_s` sets the release
        probability `U = (1 - gamma_s) u0 + alpha gamma_s` of the synapses in their
        territory. With a `TsodyksMarkram` on the projection its `U` is replaced by this
-       value (`u0` is its own `U`); without one, each spike is scaled by `U / u0`;
+       value (its own `U` is the resting `u0`); without one, each spike is scaled by
+       `U / u0`, so that the weights stand for transmission at the resting `u0`;
     2. the wrapped projection takes the spikes;
     3. the astrocytes take the presynaptic spikes of their territory (glutamate that
        drives IP3 production, for `GChI`) and advance;
@@ -198,6 +193,9 @@ class TripartiteProjection(AbstractProjection):
     - `territory`: `(n_pre,)` integers, the astrocyte of each presynaptic neuron, `-1`
       for none. Default: all on one astrocyte if `n_astro == 1`, one each if
       `n_astro == n_pre`.
+    - `u0`: resting release probability of each presynaptic neuron's synapses, in
+      (0, 1], scalar or `(n_pre,)`, 0.6; not allowed with a `TsodyksMarkram`, whose `U`
+      it is.
     """
 
     pre: str = eqx.field(static=True)
@@ -206,6 +204,7 @@ class TripartiteProjection(AbstractProjection):
     astrocytes: GChI | LiRinzel
     release: Gliotransmission
     territory: Int[Array, " n_pre"]
+    u0: Float[Array, "*n_pre"]
     reads_pre_voltage: ClassVar[bool] = False
 
     def __init__(
@@ -214,6 +213,7 @@ class TripartiteProjection(AbstractProjection):
         astrocytes: GChI | LiRinzel,
         release: Gliotransmission | None = None,
         territory=None,
+        u0=None,
     ):
         if not isinstance(projection, Projection):
             raise ValueError(f"projection must be a Projection, got {type(projection).__name__}")
@@ -250,6 +250,15 @@ class TripartiteProjection(AbstractProjection):
         self.astrocytes = astrocytes
         self.release = release
         self.territory = jnp.asarray(np.where(t < 0, n_astro, t), jnp.int32)
+        if projection.stp is not None:
+            if u0 is not None:
+                raise ValueError("u0 must not be given with a TsodyksMarkram: its U is u0")
+            self.u0 = jnp.broadcast_to(projection.stp.U, (n_pre,))
+        else:
+            u0 = 0.6 if u0 is None else u0
+            check_probability("u0", u0)
+            check_positive("u0", u0)
+            self.u0 = as_param(u0, "u0", n_pre)
 
     @property
     def conn(self):
@@ -276,13 +285,6 @@ class TripartiteProjection(AbstractProjection):
         x = jnp.broadcast_to(per_astro, (self.astrocytes.n,))
         return jnp.concatenate([x, jnp.full((1,), pad, x.dtype)])[self.territory]
 
-    def resting_release_probability(self) -> Float[Array, " n_pre"]:
-        """`u0` of each presynaptic neuron (1 for one outside every territory without STP)."""
-        stp = self.projection.stp
-        if stp is not None:
-            return jnp.broadcast_to(stp.U, (self.projection.conn.n_pre,))
-        return self._per_pre(self.release.u0, 1.0)
-
     def release_probability(self, state: TripartiteState) -> Float[Array, " n_pre"]:
         """The modulated release probability `U` of each presynaptic neuron's synapses.
 
@@ -290,11 +292,12 @@ class TripartiteProjection(AbstractProjection):
 
         - `state`: the projection's state.
 
-        **Returns:** `(n_pre,)` values `(1 - gamma_s) u0 + alpha gamma_s`.
+        **Returns:** `(n_pre,)` values `(1 - gamma_s) u0 + alpha gamma_s` (`u0` for a
+        neuron outside every territory).
         """
         gamma = self._per_pre(state.release.gamma_s, 0.0)
         alpha = self._per_pre(self.release.alpha, 0.0)
-        return (1 - gamma) * self.resting_release_probability() + alpha * gamma
+        return (1 - gamma) * self.u0 + alpha * gamma
 
     def update(self, state: TripartiteState, pre_spikes, t, dt) -> TripartiteState:
         u = self.release_probability(state)
@@ -303,7 +306,7 @@ class TripartiteProjection(AbstractProjection):
         if proj.stp is not None:
             proj = eqx.tree_at(lambda p: p.stp.U, proj, u)  # type: ignore[union-attr]
         else:
-            spikes = pre_spikes.astype(u.dtype) * (u / self.resting_release_probability())
+            spikes = pre_spikes.astype(u.dtype) * (u / self.u0)
         proj_state = proj.update(state.projection, spikes, t, dt)
         n = self.astrocytes.n
         drive = jnp.zeros((n + 1,), u.dtype).at[self.territory].add(pre_spikes.astype(u.dtype))

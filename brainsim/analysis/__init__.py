@@ -1,9 +1,15 @@
-"""Host-side spike-train analysis: rates, ISI variability, Fano factors, correlations, spectra.
+"""Host-side spike-train analysis: rates, ISI variability, Fano factors, correlations, spectra,
+and the branching factor of a network.
 
 All functions take NumPy arrays of spike times (ms) and, where needed, neuron indices in
-`[0, n)`, as `brainsim.simulate` returns them per population; rates are in Hz.
+`[0, n)`, as `brainsim.simulate` returns them per population; rates are in Hz. The
+branching factor takes a spike raster (steps x neurons) and the connectivity instead.
 """
 
+from ._branching import (
+    branching_factor as branching_factor,
+    branching_ratios as branching_ratios,
+)
 from ._spectral import (
     mean_pairwise_correlation as mean_pairwise_correlation,
     rate_power_spectrum as rate_power_spectrum,

@@ -2,6 +2,7 @@
 
 from . import (
     analysis as analysis,
+    astrocytes as astrocytes,
     config as config,
     connect as connect,
     data as data,

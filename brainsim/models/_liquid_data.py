@@ -242,6 +242,22 @@ def extract_features(
     return out
 
 
+@eqx.filter_jit
+def _init_chunk(
+    liquid: Liquid, state: LiquidState, ids: Array, data: Array, key: PRNGKeyArray, n_steps: int
+) -> LiquidState:
+    """Samples `ids` of the initialisation phase, one after another (weights carry over)."""
+
+    def body(state, k):
+        kk = jr.fold_in(key, k)
+        pick = jr.randint(jr.fold_in(kk, 0), (), 0, data.shape[0])
+        drive = sample_drive(data[pick], jr.fold_in(kk, 1), n_steps, state.v.dtype)
+        state = liquid.reset(state)
+        return integrate(liquid, state, drive, dt=1.0, n_steps=n_steps).state, None
+
+    return jax.lax.scan(body, state, ids)[0]
+
+
 def initialize_liquid(
     liquid: Liquid,
     split: Split,
@@ -279,29 +295,15 @@ def initialize_liquid(
         if saved["n_samples"] == n_samples:
             state = eqx.tree_at(lambda s: (s.w, s.stdp), state, (saved["w"], saved["stdp"]))
             done = int(saved["done"])
-    n = len(split)
     t0 = time.perf_counter()
-
-    @eqx.filter_jit
-    def run_chunk(state: LiquidState, ids: Array, data: Array) -> LiquidState:
-        def body(state, k):
-            kk = jr.fold_in(key, k)
-            pick = jr.randint(jr.fold_in(kk, 0), (), 0, n)
-            drive = sample_drive(data[pick], jr.fold_in(kk, 1), n_steps, state.v.dtype)
-            state = liquid.reset(state)
-            sol = integrate(liquid, state, drive, dt=1.0, n_steps=n_steps)
-            return sol.state, None
-
-        state, _ = jax.lax.scan(body, state, ids)
-        return state
-
     if split.kind == "rate":
         data = jnp.asarray(split.inputs)
     else:
         data = jnp.asarray(np.stack([nmnist_drive(e, n_steps) for e in split.inputs]))
     while done < n_samples:
         stop = min(done + chunk, n_samples)
-        state = run_chunk(state, jnp.arange(done, stop, dtype=jnp.uint32), data)
+        ids = jnp.arange(done, stop, dtype=jnp.uint32)
+        state = _init_chunk(liquid, state, ids, data, key, n_steps)
         done = stop
         if checkpoint is not None:
             save_pytree(

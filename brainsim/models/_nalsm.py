@@ -27,7 +27,14 @@ from jaxtyping import Array, PRNGKeyArray
 from ..astrocytes._nalsm import NALSMAstrocyte
 from ..plasticity import PairSTDP
 from ._liquid import Liquid, nalsm_stdp
-from ._liquid_data import Split, batch_rasters, initialize_liquid, load_splits, sample_keys
+from ._liquid_data import (
+    Split,
+    batch_rasters,
+    initialize_liquid,
+    load_splits,
+    nmnist_drive,
+    sample_keys,
+)
 from ._lsm import (
     LSM,
     DataConfig,
@@ -121,14 +128,36 @@ class NALSM(eqx.Module):
         return LSM(self.feature_liquid(plastic=plastic), n_steps=n_steps)
 
 
+def liquid_adjacency(liquid: Liquid) -> np.ndarray:
+    """`(n_liquid, n_liquid)` 0/1 matrix, `[i, j] = 1` when liquid neuron `i` reaches `j`
+    (the liquid-to-liquid synapses only)."""
+    pre, post, _ = liquid.connection_lists()
+    inside = pre >= liquid.n_input
+    adj = np.zeros((liquid.n_liquid, liquid.n_liquid), np.int8)
+    adj[pre[inside] - liquid.n_input, post[inside]] = 1
+    return adj
+
+
 def branching_factors(
-    liquid: Liquid, split: Split, *, key: PRNGKeyArray, n_samples: int, n_steps: int
+    liquid: Liquid,
+    split: Split,
+    *,
+    key: PRNGKeyArray,
+    n_samples: int,
+    n_steps: int,
+    window: int = 4,
+    skip: int = 25,
 ) -> dict[str, float]:
-    """The liquid's branching factor (descendants per ancestor spike, as in the paper)
-    over `n_samples` samples, through `brainsim.analysis.branching_factor`; empty when
-    that function is not available."""
+    """The liquid's branching factor as the paper measures it (descendants per ancestor
+    spike within `window` ms, first and last `skip` ms dropped) over the first
+    `n_samples` samples of `split`, through `brainsim.analysis`'s `branching_factor`;
+    an empty dict when that function is not available.
+
+    **Returns:** `{"branching_factor": mean over samples, "branching_factor_std": ...,
+    "rate_hz": mean liquid rate of those runs}`.
+    """
     try:
-        from ..analysis import branching_factor  # type: ignore[attr-defined]
+        from ..analysis._branching import branching_factor
     except ImportError:
         return {}
     n = min(n_samples, len(split))
@@ -136,23 +165,14 @@ def branching_factors(
     if split.kind == "rate":
         x = jnp.asarray(np.asarray(split.inputs)[idx])
     else:
-        from ._liquid_data import nmnist_drive
-
         x = jnp.asarray(np.stack([nmnist_drive(split.inputs[i], n_steps) for i in idx]))
     rasters = np.asarray(batch_rasters(liquid, x, sample_keys(key, idx), n_steps))
-    pre, post, _ = liquid.connection_lists()
-    liquid_syn = pre >= liquid.n_input
-    values = [
-        float(
-            branching_factor(
-                r, pre[liquid_syn] - liquid.n_input, post[liquid_syn], n_neurons=liquid.n_liquid
-            )
-        )
-        for r in rasters
-    ]
+    adj = liquid_adjacency(liquid)
+    values = [branching_factor(r, adj, window=window, skip=skip) for r in rasters]
     return {
-        "branching_factor": float(np.mean(values)),
-        "branching_factor_std": float(np.std(values)),
+        "branching_factor": float(np.nanmean(values)),
+        "branching_factor_std": float(np.nanstd(values)),
+        "rate_hz": float(rasters.mean() * 1000.0),
     }
 
 

@@ -18,12 +18,15 @@ import jax
 
 LIBRARY_STEM = "_brainsim_kernels"
 
-# FFI target name -> exported handler symbol (see event_matvec/event_matvec.cc).
+# FFI target name -> exported handler symbol (event_matvec/event_matvec.cc,
+# procedural/procedural.cc).
 TARGETS: dict[str, str] = {
     "brainsim_ell_scatter": "BrainsimEllScatter",
     "brainsim_ell_gather": "BrainsimEllGather",
     "brainsim_csr_scatter": "BrainsimCsrScatter",
     "brainsim_csr_gather": "BrainsimCsrGather",
+    "brainsim_procedural_scatter": "BrainsimProceduralScatter",
+    "brainsim_procedural_gather": "BrainsimProceduralGather",
 }
 
 

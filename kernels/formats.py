@@ -5,15 +5,19 @@
 and `indices` hold presynaptic sources (gather, deterministic summation order, fixed
 fan-in, partitioning by postsynaptic rows). Weights are one scalar shared by every
 synapse or one value per synapse. Arrays are leaves; sizes and orientation are static.
+
+`ProceduralFanOut` stores no synapses at all: a fixed fan-out whose targets and weights
+are regenerated from a seed by a counter-based hash whenever they are used (see
+`brainsim.kernels.procedural`).
 """
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float, Int, UInt32
 
 Major = Literal["pre", "post"]
 
@@ -217,9 +221,90 @@ class ELL(eqx.Module):
             w,
             n_pre=self.n_pre,
             n_post=self.n_post,
-            major=self.major,
+            major=self.major,  # type: ignore[arg-type]
             dtype=self.weights.dtype,
         )
 
 
-Connectivity = CSR | ELL
+class ProceduralFanOut(eqx.Module):
+    """A fixed fan-out regenerated from a seed: no synapse arrays exist.
+
+    Presynaptic neuron `i` has `fan_out` synapses; synapse `k`'s target and weight are
+    a counter-based hash of `(seed, i, k)` (`brainsim.kernels.procedural` gives the
+    formulas), recomputed by the kernels every time the layout is used, so memory does
+    not grow with the number of synapses. Targets are drawn with replacement (a neuron
+    may contact the same target twice, or itself). Weights are `weights * (1 + spread *
+    (2 u - 1))` with `u` uniform in `[0, 1)` per synapse: all equal to `weights` with
+    `spread=0`. `materialize` builds the same synapses as an `ELL`.
+
+    **Arguments:**
+
+    - `weights`: the scalar weight (differentiable; a sweep may batch it).
+    - `n_pre`, `n_post`: population sizes; `fan_out`: synapses per presynaptic neuron.
+    - `seed`: an integer in `[0, 2**32)` (an array leaf, so `vmap` can batch seeds).
+    - `spread`: relative half-width of the uniform weight distribution, in `[0, 1]`.
+    - `dtype`: of the weights (default: JAX's default float).
+    """
+
+    weights: Float[Array, ""]
+    seed: UInt32[Array, ""]
+    n_pre: int = eqx.field(static=True)
+    n_post: int = eqx.field(static=True)
+    fan_out: int = eqx.field(static=True)
+    spread: float = eqx.field(static=True)
+    major: ClassVar[str] = "pre"
+
+    def __init__(
+        self,
+        weights,
+        *,
+        n_pre: int,
+        n_post: int,
+        fan_out: int,
+        seed,
+        spread: float = 0.0,
+        dtype=None,
+    ):
+        for name, value in (("n_pre", n_pre), ("n_post", n_post), ("fan_out", fan_out)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if n_post >= 2**31:
+            raise ValueError(f"n_post must be below 2**31, got {n_post}")
+        if n_post == 0 and fan_out > 0 and n_pre > 0:
+            raise ValueError("fan_out must be 0 when n_post is 0 (there is no target)")
+        if not 0.0 <= float(spread) <= 1.0:
+            raise ValueError(f"spread must lie in [0, 1], got {spread!r}")
+        if _concrete(seed):
+            seed_np = np.asarray(seed)
+            if seed_np.shape != () or not np.issubdtype(seed_np.dtype, np.integer):
+                raise ValueError(f"seed must be one integer, got {seed!r}")
+            if not 0 <= int(seed_np) < 2**32:
+                raise ValueError(f"seed must lie in [0, 2**32), got {int(seed_np)}")
+            self.seed = jnp.asarray(np.uint32(seed_np))
+        else:
+            self.seed = jnp.asarray(seed).astype(jnp.uint32)
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        self.weights = _weights(weights, (), dtype)
+        self.n_pre, self.n_post, self.fan_out = int(n_pre), int(n_post), int(fan_out)
+        self.spread = float(spread)
+
+    @property
+    def nnz(self) -> int:
+        return self.n_pre * self.fan_out
+
+    def with_weights(self, weights) -> "ProceduralFanOut":
+        """The same connectivity with another scalar weight."""
+        w = _weights(weights, (), self.weights.dtype)
+        return eqx.tree_at(lambda c: c.weights, self, w)
+
+    def to_ell(self) -> ELL:
+        """The same synapses, materialised (`brainsim.kernels.procedural.materialize`)."""
+        from .procedural.reference import materialize
+
+        return materialize(self)
+
+    def to_dense(self) -> Float[Array, "n_pre n_post"]:
+        return self.to_ell().to_dense()
+
+
+Connectivity = CSR | ELL | ProceduralFanOut

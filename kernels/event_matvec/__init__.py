@@ -17,7 +17,8 @@ from typing import Literal
 
 import jax
 
-from ..formats import CSR, ELL
+from ..formats import CSR, ELL, ProceduralFanOut
+from ..procedural import procedural_matvec
 from .cpu import event_matmat_cpu, event_matvec_cpu
 from .reference import event_matmat_reference, event_matvec_reference
 
@@ -32,7 +33,11 @@ def _auto(conn: CSR | ELL, spikes: jax.Array) -> str:
 
 
 def event_matvec(
-    conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False, impl: Impl = "auto"
+    conn: CSR | ELL | ProceduralFanOut,
+    spikes: jax.Array,
+    *,
+    transpose: bool = False,
+    impl: Impl = "auto",
 ) -> jax.Array:
     """Propagate spikes (bool, or float for surrogate-gradient training) through `conn`.
 
@@ -42,7 +47,8 @@ def event_matvec(
 
     **Arguments:**
 
-    - `conn`: a `CSR` or `ELL` layout with weights, either orientation.
+    - `conn`: a `CSR` or `ELL` layout with weights, either orientation, or a
+      `ProceduralFanOut` (then `brainsim.kernels.procedural.procedural_matvec` runs).
     - `spikes`: `(n_pre,)` (or `(n_post,)` with `transpose=True`), bool or float.
     - `transpose`: propagate from postsynaptic to presynaptic side.
     - `impl`: `"auto"`, `"reference"` or `"cpu"` (see the module docstring).
@@ -55,14 +61,19 @@ def event_matvec(
         raise ValueError(
             f"spikes must have shape ({n_in},) for this connectivity, got {spikes.shape}"
         )
-    impl = _resolve(impl, conn, spikes)
-    if impl == "cpu":
+    if isinstance(conn, ProceduralFanOut):
+        return procedural_matvec(conn, spikes, transpose=transpose, impl=impl)
+    if _resolve(impl, conn, spikes) == "cpu":
         return event_matvec_cpu(conn, spikes, transpose=transpose)
     return event_matvec_reference(conn, spikes, transpose=transpose)
 
 
 def event_matmat(
-    conn: CSR | ELL, spikes: jax.Array, *, transpose: bool = False, impl: Impl = "auto"
+    conn: CSR | ELL | ProceduralFanOut,
+    spikes: jax.Array,
+    *,
+    transpose: bool = False,
+    impl: Impl = "auto",
 ) -> jax.Array:
     """Propagate a batch of spike vectors through one layout: `event_matvec` per row.
 
@@ -74,7 +85,8 @@ def event_matmat(
 
     **Arguments:**
 
-    - `conn`: a `CSR` or `ELL` layout with weights, either orientation.
+    - `conn`: a `CSR` or `ELL` layout with weights, either orientation, or a
+      `ProceduralFanOut` (then `brainsim.kernels.procedural.procedural_matvec` runs).
     - `spikes`: `(batch, n_pre)` (or `(batch, n_post)` with `transpose=True`), bool or
       float.
     - `transpose`, `impl`: as for `event_matvec`.
@@ -97,15 +109,18 @@ def event_matmat(
         raise ValueError(
             f"spikes must have shape (batch, {n_in}) for this connectivity, got {spikes.shape}"
         )
-    impl = _resolve(impl, conn, spikes)
-    if impl == "cpu":
+    if isinstance(conn, ProceduralFanOut):
+        return procedural_matvec(conn, spikes, transpose=transpose, impl=impl)
+    if _resolve(impl, conn, spikes) == "cpu":
         return event_matmat_cpu(conn, spikes, transpose=transpose)
     return event_matmat_reference(conn, spikes, transpose=transpose)
 
 
 def _check_conn(conn) -> None:
-    if not isinstance(conn, (CSR, ELL)):
-        raise ValueError(f"conn must be a CSR or ELL layout, got {type(conn).__name__}")
+    if not isinstance(conn, (CSR, ELL, ProceduralFanOut)):
+        raise ValueError(
+            f"conn must be a CSR, ELL or ProceduralFanOut layout, got {type(conn).__name__}"
+        )
 
 
 def _resolve(impl: str, conn: CSR | ELL, spikes: jax.Array) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
+from .._ad import batch_to_front, is_zero, sum_to
 from .._native import native_available, warn_native_unavailable
 from ..formats import CSR, ELL
 from .reference import event_matmat_reference, event_matvec_reference
@@ -141,31 +142,19 @@ def _lowering(ctx, *operands, fmt, kind, n_out):
     return jax.ffi.ffi_lowering(f"brainsim_{fmt}_{kind}")(ctx, *operands)
 
 
-def _is_zero(t) -> bool:
-    return type(t) is ad.Zero or t.dtype == jax.dtypes.float0
-
-
 def _jvp(primals, tangents, *, fmt, kind, n_out):
     *index, w, x = primals
     *_, w_dot, x_dot = tangents
     params = dict(fmt=fmt, kind=kind, n_out=n_out)
     y = event_matvec_p.bind(*primals, **params)
     parts = []
-    if not _is_zero(w_dot):
+    if not is_zero(w_dot):
         parts.append(event_matvec_p.bind(*index, w_dot, x, **params))
-    if not _is_zero(x_dot):
+    if not is_zero(x_dot):
         parts.append(event_matvec_p.bind(*index, w, x_dot, **params))
     if not parts:  # only integer operands (or zero tangents) were perturbed
         return y, jnp.zeros_like(y)
     return y, parts[0] if len(parts) == 1 else parts[0] + parts[1]
-
-
-def _sum_to(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """Sum `x` over the (batch) axes where `shape` has size 1."""
-    axes = tuple(d for d, (a, b) in enumerate(zip(x.shape, shape)) if b == 1 and a != 1)
-    if axes:
-        x = jnp.sum(x, axis=axes, keepdims=True)
-    return jnp.broadcast_to(x, shape)
 
 
 def _vmap_leading(fn, nb: int, *args):
@@ -211,7 +200,7 @@ def _transpose(ct, *operands, fmt, kind, n_out):
     if ad.is_undefined_primal(x):
         n_in = x.aval.shape[-1]
         dx = event_matvec_p.bind(*index, w, ct, fmt=fmt, kind=_other(kind), n_out=n_in)
-        out[-1] = _sum_to(dx, x.aval.shape)
+        out[-1] = sum_to(dx, x.aval.shape)
     if ad.is_undefined_primal(w):
         nb = ct.ndim - 1
         dtype = w.aval.dtype
@@ -224,16 +213,12 @@ def _transpose(ct, *operands, fmt, kind, n_out):
             dw = jnp.sum(row * per_row, axis=-1)
         else:
             dw = _synapse_products(fmt, index, row, col.astype(dtype), nb)
-        out[-2] = _sum_to(dw, w.aval.shape)
+        out[-2] = sum_to(dw, w.aval.shape)
     return out
 
 
 def _batch(args, dims, *, fmt, kind, n_out):
-    moved = [
-        jax.lax.expand_dims(a, (0,)) if d is None else jnp.moveaxis(a, d, 0)
-        for a, d in zip(args, dims)
-    ]
-    return event_matvec_p.bind(*moved, fmt=fmt, kind=kind, n_out=n_out), 0
+    return event_matvec_p.bind(*batch_to_front(args, dims), fmt=fmt, kind=kind, n_out=n_out), 0
 
 
 event_matvec_p.def_impl(_impl)

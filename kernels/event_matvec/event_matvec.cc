@@ -27,48 +27,25 @@
 #include <type_traits>
 #include <vector>
 
+#include "../ffi_common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
+using brainsim::AnyNonzero8;
+using brainsim::BatchIndexer;
+using brainsim::Dims;
+using brainsim::ForEachEvent;
+using brainsim::InRange;
+using brainsim::Mismatch;
+using brainsim::Prefetch;
+
+constexpr const char* kOp = "brainsim event_matvec";
+
 enum class Format { kEll, kCsr };
 enum class Direction { kScatter, kGather };
-
-using Dims = ffi::AnyBuffer::Dimensions;
-
-// Element offsets of one operand for every flat batch index, broadcasting size-1 dims.
-class BatchIndexer {
- public:
-  BatchIndexer(Dims dims, const std::vector<int64_t>& batch) {
-    const size_t nb = batch.size();
-    int64_t core = 1;
-    for (size_t d = nb; d < dims.size(); ++d) core *= dims[d];
-    strides_.assign(nb, 0);
-    int64_t stride = core;
-    for (size_t d = nb; d-- > 0;) {
-      strides_[d] = dims[d] == 1 ? 0 : stride;
-      stride *= dims[d];
-    }
-  }
-
-  int64_t Offset(int64_t flat, const std::vector<int64_t>& batch) const {
-    int64_t offset = 0;
-    for (size_t d = batch.size(); d-- > 0;) {
-      offset += (flat % batch[d]) * strides_[d];
-      flat /= batch[d];
-    }
-    return offset;
-  }
-
- private:
-  std::vector<int64_t> strides_;
-};
-
-inline bool InRange(int32_t i, int64_t n) {
-  return i >= 0 && static_cast<int64_t>(i) < n;
-}
 
 // One unbatched problem: pointers into the operands and the core sizes.
 template <typename T, typename S>
@@ -82,39 +59,6 @@ struct Problem {
   int64_t rows, k, nnz;  // k: ELL row length; nnz: CSR entries
   int64_t n_x, n_y;
 };
-
-// Whether any of the 8 inputs x[0..8) may be non-zero: one OR over their bits, with the
-// sign bit masked so that -0.0 counts as zero (as `x == 0` does); NaN counts as non-zero.
-template <typename S>
-inline bool AnyNonzero8(const S* x) {
-  if constexpr (std::is_same_v<S, bool>) {
-    uint64_t v;
-    std::memcpy(&v, x, 8);
-    return v != 0;
-  } else {
-    using U = std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>;
-    constexpr U kMagnitude = ~U(0) >> 1;
-    U v[8];
-    std::memcpy(v, x, sizeof(v));
-    U acc = 0;
-    for (int k = 0; k < 8; ++k) acc |= v[k];
-    return (acc & kMagnitude) != 0;
-  }
-}
-
-// Calls f(r) for every r in [0, n) with x[r] != 0, in increasing order. Silent stretches
-// cost one bit test per 8 inputs.
-template <typename S, typename F>
-inline void ForEachEvent(const S* x, int64_t n, F&& f) {
-  int64_t r = 0;
-  for (; r + 8 <= n; r += 8) {
-    if (!AnyNonzero8(x + r)) continue;
-    for (int64_t q = r; q < r + 8; ++q)
-      if (!(x[q] == S(0))) f(q);
-  }
-  for (; r < n; ++r)
-    if (!(x[r] == S(0))) f(r);
-}
 
 // sum_j w[j] x[cols[j]] over one row, out-of-range columns skipped. Four partial sums
 // (entries j mod 4) break the dependency chain of the additions; the order is fixed.
@@ -181,13 +125,6 @@ inline void RowSpan(const Problem<T, S>& p, int64_t r, int64_t* lo, int64_t* hi)
   }
 }
 
-inline void Prefetch(const void* address) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(address);
-#else
-  (void)address;
-#endif
-}
 
 // y[col] += w * x[r] for every event r (x[r] != 0). The events are listed first (into
 // `events`, reused between calls), so that the first cache lines of the rows a few
@@ -242,22 +179,11 @@ void ScatterMatmat(Problem<T, S> p, const std::vector<const T*>& w_of, const S* 
   }
 }
 
-std::string ShapeString(Dims dims) {
-  std::string s = "(";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + (dims.size() == 1 ? ",)" : ")");
-}
-
-ffi::Error Mismatch(const char* what, Dims dims) {
-  return ffi::Error::InvalidArgument(std::string("brainsim event_matvec: unexpected shape ") +
-                                     ShapeString(dims) + " for " + what);
-}
-
 template <Format F, Direction D, typename T, typename S>
 ffi::Error Run(const ffi::AnyBuffer* indptr, const ffi::AnyBuffer& indices,
                const ffi::AnyBuffer& weights, const ffi::AnyBuffer& x, ffi::AnyBuffer& y) {
   const Dims y_dims = y.dimensions();
-  if (y_dims.size() == 0) return Mismatch("the result", y_dims);
+  if (y_dims.size() == 0) return Mismatch(kOp, "the result", y_dims);
   const size_t nb = y_dims.size() - 1;
   std::vector<int64_t> batch(y_dims.begin(), y_dims.begin() + nb);
   int64_t count = 1;
@@ -270,12 +196,12 @@ ffi::Error Run(const ffi::AnyBuffer* indptr, const ffi::AnyBuffer& indices,
       {"indices", idx_dims}, {"weights", w_dims}, {"x", x_dims}};
   if (indptr != nullptr) operands.push_back({"indptr", indptr->dimensions()});
   for (const auto& [name, dims] : operands) {
-    if (dims.size() < nb) return Mismatch(name, dims);
+    if (dims.size() < nb) return Mismatch(kOp, name, dims);
     for (size_t d = 0; d < nb; ++d)
-      if (dims[d] != 1 && dims[d] != batch[d]) return Mismatch(name, dims);
+      if (dims[d] != 1 && dims[d] != batch[d]) return Mismatch(kOp, name, dims);
   }
-  if (idx_dims.size() != nb + idx_core) return Mismatch("indices", idx_dims);
-  if (x_dims.size() != nb + 1) return Mismatch("x", x_dims);
+  if (idx_dims.size() != nb + idx_core) return Mismatch(kOp, "indices", idx_dims);
+  if (x_dims.size() != nb + 1) return Mismatch(kOp, "x", x_dims);
 
   Problem<T, S> p{};
   p.per_entry = w_dims.size() != nb;
@@ -284,19 +210,19 @@ ffi::Error Run(const ffi::AnyBuffer* indptr, const ffi::AnyBuffer& indices,
     p.k = idx_dims[nb + 1];
   } else {
     const Dims ptr_dims = indptr->dimensions();
-    if (ptr_dims.size() != nb + 1 || ptr_dims[nb] < 1) return Mismatch("indptr", ptr_dims);
+    if (ptr_dims.size() != nb + 1 || ptr_dims[nb] < 1) return Mismatch(kOp, "indptr", ptr_dims);
     p.rows = ptr_dims[nb] - 1;
     p.nnz = idx_dims[nb];
   }
   if (p.per_entry) {
-    if (w_dims.size() != idx_dims.size()) return Mismatch("weights", w_dims);
+    if (w_dims.size() != idx_dims.size()) return Mismatch(kOp, "weights", w_dims);
     for (size_t d = nb; d < w_dims.size(); ++d)
-      if (w_dims[d] != idx_dims[d]) return Mismatch("weights", w_dims);
+      if (w_dims[d] != idx_dims[d]) return Mismatch(kOp, "weights", w_dims);
   }
   p.n_x = x_dims[nb];
   p.n_y = y_dims[nb];
-  if (D == Direction::kScatter && p.n_x != p.rows) return Mismatch("x", x_dims);
-  if (D == Direction::kGather && p.n_y != p.rows) return Mismatch("the result", y_dims);
+  if (D == Direction::kScatter && p.n_x != p.rows) return Mismatch(kOp, "x", x_dims);
+  if (D == Direction::kGather && p.n_y != p.rows) return Mismatch(kOp, "the result", y_dims);
 
   const BatchIndexer at_idx(idx_dims, batch), at_w(w_dims, batch), at_x(x_dims, batch);
   const BatchIndexer at_ptr(indptr != nullptr ? indptr->dimensions() : x_dims, batch);

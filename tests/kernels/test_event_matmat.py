@@ -200,5 +200,5 @@ def test_errors_name_the_argument():
         event_matmat(conn, jnp.zeros(2, bool), transpose=True)
     with pytest.raises(ValueError, match="^impl must be one of"):
         event_matmat(conn, jnp.zeros((1, 3), bool), impl="cuda")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^conn must be a CSR or ELL"):
+    with pytest.raises(ValueError, match="^conn must be a CSR, ELL or ProceduralFanOut"):
         event_matmat(np.ones((3, 2)), jnp.zeros((1, 3), bool))  # type: ignore[arg-type]

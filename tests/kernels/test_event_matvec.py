@@ -168,5 +168,5 @@ def test_errors_name_the_argument():
         event_matvec(conn, jnp.zeros((1, 3), bool))
     with pytest.raises(ValueError, match="^impl must be one of"):
         event_matvec(conn, jnp.zeros(3, bool), impl="cuda")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^conn must be a CSR or ELL"):
+    with pytest.raises(ValueError, match="^conn must be a CSR, ELL or ProceduralFanOut"):
         event_matvec(np.ones((3, 2)), jnp.zeros(3, bool))  # type: ignore[arg-type]

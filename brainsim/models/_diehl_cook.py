@@ -124,6 +124,10 @@ def _euler_tau(tau: float, dt: float) -> float:
     Brian 1 integrates these (nonlinear) equations with forward Euler, so a conductance
     shrinks by `1 - dt / tau` per step (0.5 for 1 ms at dt = 0.5 ms), which keeps its
     time integral `w tau` exact; an `Exponential` synapse with this `tau` does the same.
+    The membranes, however, step by exponential Euler: with forward Euler a step where
+    many inhibitory neurons fire together (`g_i = 17 k`, `dt g_i / tau_m > 1` once
+    `k > 23`) overshoots the reversal potential and fires every neuron, which we saw
+    wreck a 400-neuron run within 300 images.
     """
     return float(-dt / np.log1p(-dt / tau))
 
@@ -155,11 +159,11 @@ class DiehlCook(eqx.Module):
         p, n = params, params.n_neurons
         self.params = p
         lif_e = LIF(
-            n, tau_m=100.0, v_rest=-65.0, v_th=-52.0, v_reset=-65.0, tau_ref=5.0, method="euler"
+            n, tau_m=100.0, v_rest=-65.0, v_th=-52.0, v_reset=-65.0, tau_ref=5.0, method="exp_euler"
         )
         self.exc = AdaptiveThreshold(lif_e, theta_plus=p.theta_plus, tau_theta=p.tau_theta)
         self.inh = LIF(
-            n, tau_m=10.0, v_rest=-60.0, v_th=-40.0, v_reset=-45.0, tau_ref=2.0, method="euler"
+            n, tau_m=10.0, v_rest=-60.0, v_th=-40.0, v_reset=-45.0, tau_ref=2.0, method="exp_euler"
         )
         self.rule = TripletSTDP(
             a2_plus=0.0,

@@ -213,3 +213,26 @@ def test_cli_end_to_end_and_resume_equals_uninterrupted(tmp_path, data_dir):
         return [{k: v for k, v in r.items() if "seconds" not in k and "ms_" not in k} for r in rows]
 
     assert learned(part) == learned(whole)
+
+
+def test_membrane_stays_between_reversal_potentials_under_massive_inhibition():
+    """Every inhibitory neuron firing at once gives g_i = 17 (n - 1); forward Euler of
+    the membrane would overshoot (dt g / tau_m >> 1) and fire the whole population; the
+    exponential-Euler step keeps v within [E_i, E_e] = [-100, 0] mV and silent."""
+    model = DiehlCook(DiehlCookParams(n_neurons=50))
+    state = model.init_state(key=jr.key(0))
+    n = model.n
+    state = state.__class__(
+        state.w,
+        state.exc,
+        state.inh,
+        jnp.full((n,), 5.0),
+        jnp.full((n,), 17.0 * (n - 1)),
+        state.ge_inh,
+        state.traces,
+    )
+    for _ in range(3):
+        state, spikes = model.step(state, None, None, learn=True)
+        v = np.asarray(state.exc.v)
+        assert v.min() >= -100.0 and v.max() <= 0.0
+        assert float(spikes.sum()) == 0.0

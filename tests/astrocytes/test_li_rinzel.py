@@ -101,6 +101,14 @@ def test_oscillations_inside_the_band(x64):
     assert np.abs(ours[0, late] - steady_calcium(0.5)).max() > 0.1
 
 
+@pytest.mark.parametrize("method", ["euler", "exp_euler", "rk4"])
+def test_every_integrator_settles_on_the_fixed_point(x64, method):
+    """A fixed point of the ODE is a fixed point of each one-step map too."""
+    model = LiRinzel(1, ip3=0.2, method=method)
+    sol = run(model, model.init_state(key=jr.key(0)), dt=DT, n_steps=N_STEPS)
+    np.testing.assert_allclose(sol.state.c, [steady_calcium(0.2)], atol=2e-4)
+
+
 def test_ip3_input_overrides_the_parameter(x64, getkey):
     model = LiRinzel(3, ip3=0.2)
     state = model.init_state(key=getkey())
@@ -134,7 +142,8 @@ def test_gradient_matches_finite_differences(x64):
         return sol.state.c[0]
 
     grad = eqx.filter_grad(final_calcium)(jnp.asarray(0.5))
+    f = eqx.filter_jit(final_calcium)
     eps = 1e-6
-    fd = (final_calcium(jnp.asarray(0.5 + eps)) - final_calcium(jnp.asarray(0.5 - eps))) / (2 * eps)
+    fd = (f(jnp.asarray(0.5 + eps)) - f(jnp.asarray(0.5 - eps))) / (2 * eps)
     assert abs(float(grad)) > 1e-3
     np.testing.assert_allclose(grad, fd, rtol=1e-6)

@@ -22,6 +22,14 @@ from brainsim.models._liquid_readout import (
     ridge_readout,
     train_linear_readout,
 )
+from brainsim.models._liquid_zeroshot import (
+    ProjectionHeads,
+    build_paired_liquids,
+    info_nce,
+    pair_retrieval_accuracy,
+    train_projection_heads,
+    zero_shot_accuracy,
+)
 from brainsim.models._lsm import LSM, DataConfig, LiquidConfig, ReadoutConfig
 
 CONFIGS = Path(__file__).parents[2] / "configs"
@@ -250,3 +258,44 @@ def test_lsm_task_end_to_end_and_resume(tmp_path):
     assert main(["train", str(path), "--out", str(out), "--no-progress", "--resume"]) == 0
     again = json.loads((out / "summary.json").read_text())["summary"]
     assert again["test_accuracy"] == first["test_accuracy"]
+
+
+def test_paired_liquids_share_their_recurrent_synapses():
+    a, b = build_paired_liquids(16, 40, n_liquid=27, grid=(3, 3, 3), seed=2)
+    (pa, qa, wa), _ = _liquid_synapses(a)
+    (pb, qb, wb), _ = _liquid_synapses(b)
+    key_a = sorted(zip(pa.tolist(), qa.tolist(), wa.tolist()))
+    assert key_a == sorted(zip(pb.tolist(), qb.tolist(), wb.tolist())) and len(key_a) > 0
+    assert a.n_input == 16 and b.n_input == 40
+
+
+def test_info_nce_by_hand():
+    z = jnp.eye(2)
+    # logits [[1, 0], [0, 1]] / T: each row's loss is log(1 + e^{-1/T})
+    assert float(info_nce(z, z, 0.5)) == pytest.approx(np.log1p(np.exp(-2.0)), rel=1e-6)
+    assert float(info_nce(z, z[::-1], 0.5)) == pytest.approx(np.log1p(np.exp(2.0)), rel=1e-6)
+
+
+def test_projection_heads_align_two_modalities_zero_shot():
+    """Paired samples seen through two different fixed maps: contrastive heads learn a
+    shared space where modality-A class prototypes classify modality B."""
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(10, 8))
+
+    def pairs(n):
+        y = rng.integers(0, 10, n)
+        z = latent[y] + 0.3 * rng.normal(size=(n, 8))
+        return z @ map_a + 0.1 * rng.normal(size=(n, 30)), z @ map_b, y
+
+    map_a, map_b = rng.normal(size=(8, 30)), rng.normal(size=(8, 20))
+    xa, xb, y = pairs(400)
+    va, vb, _ = pairs(100)
+    ta, tb, ty = pairs(200)
+    heads = ProjectionHeads(30, 20, key=jr.key(0), width=32, dim=16)
+    before = zero_shot_accuracy(heads, (xa, y), (tb, ty))
+    heads = train_projection_heads(
+        heads, (xa, xb), (va, vb), key=jr.key(1), epochs=40, batch_size=100, learning_rate=3e-3
+    )
+    after = zero_shot_accuracy(heads, (xa, y), (tb, ty))
+    assert after > 0.9 and after > before + 0.3, (before, after)
+    assert pair_retrieval_accuracy(heads, (ta, tb)) > 0.3

@@ -2,6 +2,16 @@
 neural-mass (Wilson-Cowan, Jansen-Rit) models, with their order parameters."""
 
 from ._akorn import AKOrN as AKOrN, AKOrNState as AKOrNState
+from ._akorn_layers import (
+    AttentionCoupling as AttentionCoupling,
+    ConvCoupling as ConvCoupling,
+    KuramotoBlock as KuramotoBlock,
+    ReadOut as ReadOut,
+    Rotation as Rotation,
+    group_norm as group_norm,
+    normalise_groups as normalise_groups,
+    project_tangent as project_tangent,
+)
 from ._common import (
     local_order_parameter as local_order_parameter,
     order_parameter as order_parameter,

@@ -9,8 +9,8 @@ Each oscillator is a unit vector `x_i` in R^D. One step of size `gamma` (the `dt
 `D = 2`, `c = 0`, `J_ij = K/N` and `Omega_i` the rotation at rate `omega_i`, the phase
 `theta_i` of `x_i` obeys the classic Kuramoto model, and the update is its projected
 Euler discretisation (first order in `gamma`). Time is dimensionless here: `gamma` is
-the step, as in the paper. Convolution and attention couplings belong to the training
-wrapper; this model takes a dense `J`.
+the step, as in the paper. This model takes a dense `J`; the convolution and attention
+couplings, the block and the read-out for feature maps are in `_akorn_layers.py`.
 """
 
 import equinox as eqx
@@ -107,9 +107,10 @@ class AKOrN(AbstractDynamics):
         return rotation + tangent
 
     def energy(self, x: Float[Array, "n dim"], c=None) -> Float[Array, ""]:
-        """`E = -sum_i <x_i, c_i + sum_j J_ij x_j>`."""
+        """`E = -sum_i <x_i, c_i> - 1/2 sum_ij J_ij <x_i, x_j>`: for symmetric `J` and no
+        rotation, a Lyapunov function of the flow (`dE/dt = -sum_i |P_{x_i}(c_i + (J x)_i)|^2`)."""
         c = jnp.zeros_like(x) if c is None else jnp.asarray(c, x.dtype)
-        return -jnp.sum(x * self._field(x, c))
+        return -jnp.sum(x * c) - 0.5 * jnp.sum(x * (self.coupling @ x))
 
     def step(self, state: AKOrNState, inputs, t, dt) -> tuple[AKOrNState, Array]:
         x = state.x

@@ -20,16 +20,18 @@ import jax
 from ..formats import CSR, ELL, ProceduralFanOut
 from ..procedural import procedural_matvec
 from .cpu import event_matmat_cpu, event_matvec_cpu
+from .pallas_gpu import event_matvec_pallas
 from .reference import event_matmat_reference, event_matvec_reference
 
-Impl = Literal["auto", "reference", "cpu"]
-IMPLS: tuple[str, ...] = ("auto", "reference", "cpu")
+Impl = Literal["auto", "reference", "cpu", "pallas"]
+IMPLS: tuple[str, ...] = ("auto", "reference", "cpu", "pallas")
 
 
 def _auto(conn: CSR | ELL, spikes: jax.Array) -> str:
-    """The implementation `"auto"` stands for (a GPU path would be chosen here too)."""
+    """The implementation `"auto"` stands for, from the backend."""
     del conn, spikes
-    return "cpu" if jax.default_backend() == "cpu" else "reference"
+    backend = jax.default_backend()
+    return "cpu" if backend == "cpu" else "pallas" if backend == "gpu" else "reference"
 
 
 def event_matvec(
@@ -63,8 +65,11 @@ def event_matvec(
         )
     if isinstance(conn, ProceduralFanOut):
         return procedural_matvec(conn, spikes, transpose=transpose, impl=impl)
-    if _resolve(impl, conn, spikes) == "cpu":
+    chosen = _resolve(impl, conn, spikes)
+    if chosen == "cpu":
         return event_matvec_cpu(conn, spikes, transpose=transpose)
+    if chosen == "pallas":
+        return event_matvec_pallas(conn, spikes, transpose=transpose)
     return event_matvec_reference(conn, spikes, transpose=transpose)
 
 
@@ -111,8 +116,11 @@ def event_matmat(
         )
     if isinstance(conn, ProceduralFanOut):
         return procedural_matvec(conn, spikes, transpose=transpose, impl=impl)
-    if _resolve(impl, conn, spikes) == "cpu":
+    chosen = _resolve(impl, conn, spikes)
+    if chosen == "cpu":
         return event_matmat_cpu(conn, spikes, transpose=transpose)
+    if chosen == "pallas":
+        return jax.vmap(lambda s: event_matvec_pallas(conn, s, transpose=transpose))(spikes)
     return event_matmat_reference(conn, spikes, transpose=transpose)
 
 

@@ -8,9 +8,11 @@ any size holds no synapse arrays. `materialize` builds the same synapses as an `
 One public product, `procedural_matvec`, over implementations chosen by `impl`:
 `"reference"` (the `ELL` reference on the materialised layout: it stores the synapses,
 so it is for testing and small sizes), `"cpu"` (the C++ kernel of `procedural.cc`
-through the XLA FFI, with JVP, transpose and batching rules), and `"auto"` (`"cpu"` on
-the CPU backend, the reference elsewhere). `event_matvec` and `event_matmat` accept a
-`ProceduralFanOut` too and come here, so projections use it like any layout.
+through the XLA FFI, with JVP, transpose and batching rules), `"pallas"` (the GPU
+kernel of `pallas_gpu.py`; the reference on other backends) and `"auto"` (`"cpu"` on
+the CPU backend, `"pallas"` on a GPU, the reference elsewhere). `event_matvec` and
+`event_matmat` accept a `ProceduralFanOut` too and come here, so projections use it
+like any layout.
 """
 
 from typing import Literal
@@ -19,10 +21,11 @@ import jax
 
 from ..formats import ProceduralFanOut
 from .cpu import procedural_matvec_cpu
+from .pallas_gpu import procedural_matvec_pallas
 from .reference import materialize as materialize, procedural_matvec_reference
 
-Impl = Literal["auto", "reference", "cpu"]
-IMPLS: tuple[str, ...] = ("auto", "reference", "cpu")
+Impl = Literal["auto", "reference", "cpu", "pallas"]
+IMPLS: tuple[str, ...] = ("auto", "reference", "cpu", "pallas")
 
 
 def procedural_matvec(
@@ -41,7 +44,7 @@ def procedural_matvec(
     - `spikes`: `(n_pre,)` or `(batch, n_pre)` (`n_post` with `transpose=True`), bool or
       float.
     - `transpose`: propagate from postsynaptic values back to presynaptic neurons.
-    - `impl`: `"auto"`, `"reference"` or `"cpu"`.
+    - `impl`: `"auto"`, `"reference"`, `"cpu"` or `"pallas"`.
 
     **Returns:** `(n_post,)` or `(batch, n_post)` (`n_pre` transposed), in the weights'
     dtype.
@@ -66,7 +69,10 @@ def procedural_matvec(
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     if impl == "auto":
-        impl = "cpu" if jax.default_backend() == "cpu" else "reference"
+        backend = jax.default_backend()
+        impl = "cpu" if backend == "cpu" else "pallas" if backend == "gpu" else "reference"
     if impl == "cpu":
         return procedural_matvec_cpu(conn, spikes, transpose=transpose)
+    if impl == "pallas":
+        return procedural_matvec_pallas(conn, spikes, transpose=transpose)
     return procedural_matvec_reference(conn, spikes, transpose=transpose)

@@ -56,11 +56,16 @@ def mulhi32(a: jax.Array, b: int) -> jax.Array:
     return a1 * b1 + (m1 >> 16) + (m2 >> 16) + (mid >> 16)
 
 
+def synapse_counter(seed: jax.Array, pre: jax.Array, k: jax.Array) -> jax.Array:
+    """`c_ik` of presynaptic neurons `pre` and synapse numbers `k` (broadcast together)."""
+    key = mix32(seed + mix32(pre.astype(jnp.uint32)))
+    return key + (k.astype(jnp.uint32) + _u32(1)) * _u32(_GOLDEN)
+
+
 def synapse_counters(seed: jax.Array, n_pre: int, fan_out: int) -> jax.Array:
-    """`c_ik`, `(n_pre, fan_out)` uint32: the counter every other quantity is hashed from."""
-    keys = mix32(seed + mix32(jnp.arange(n_pre, dtype=jnp.uint32)))
-    steps = jnp.arange(1, fan_out + 1, dtype=jnp.uint32) * _u32(_GOLDEN)
-    return keys[:, None] + steps[None, :]
+    """`c_ik` of every synapse, `(n_pre, fan_out)` uint32."""
+    pre = jnp.arange(n_pre, dtype=jnp.uint32)[:, None]
+    return synapse_counter(seed, pre, jnp.arange(fan_out, dtype=jnp.uint32)[None, :])
 
 
 def synapse_targets(counters: jax.Array, n_post: int) -> jax.Array:

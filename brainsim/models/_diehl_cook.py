@@ -38,6 +38,8 @@ from ..plasticity._dc_dense import dense_stdp_step, spike_indices
 from ..synapses import COBA, Exponential
 
 N_INPUT = 784
+_LONG_AGO = 1e6  # ms since the last spike, initially
+_OUT_OF_REACH = 1e9  # mV added to a locked-out neuron's threshold
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,11 @@ class DiehlCookParams:
     - `w_ei`, `w_ie`: excitatory -> inhibitory (one-to-one) and inhibitory ->
       excitatory (all but self) conductance jumps.
     - `max_input_events`: input spikes per step handled by the event path (a step with
-      more takes the dense path; the result is the same).
+      more takes further passes; the result is the same).
+    - `t_lockout`: after a spike an excitatory neuron cannot fire again for this long
+      (ms). The authors' code has a 5 ms refractory clamp of `v` and a threshold
+      condition `timer > 5 ms` with `dtimer/dt = 0.1`, which blocks firing for 50 ms;
+      BindsNET has only the 5 ms (`t_lockout=5`).
     """
 
     n_neurons: int = 100
@@ -81,6 +87,7 @@ class DiehlCookParams:
     w_ei: float = 10.4
     w_ie: float = 17.0
     max_input_events: int = 32
+    t_lockout: float = 50.0
 
     def __post_init__(self):
         positive = ("dt", "t_present", "tau_pre", "tau_post1", "tau_post2", "tau_theta")
@@ -93,7 +100,7 @@ class DiehlCookParams:
         for name in ("t_rest", "intensity", "intensity_step", "min_spikes", "nu_pre", "nu_post"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
-        for name in ("theta_plus", "w_ei", "w_ie"):
+        for name in ("theta_plus", "w_ei", "w_ie", "t_lockout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
         if self.dt >= 1.0:
@@ -116,6 +123,7 @@ class DiehlCookState(eqx.Module):
     gi_exc: Float[Array, " n"]
     ge_inh: Float[Array, " n"]
     traces: TripletSTDPState
+    since_spike: Float[Array, " n"]
 
 
 def _euler_tau(tau: float, dt: float) -> float:
@@ -208,7 +216,7 @@ class DiehlCook(eqx.Module):
         exc = self.exc.init_state(key=key)
         inh = self.inh.init_state(key=key)
         traces = self.rule.init_state(N_INPUT, self.n)
-        return DiehlCookState(w, exc, inh, z, z, z, traces)
+        return DiehlCookState(w, exc, inh, z, z, z, traces, z + _LONG_AGO)
 
     def at_rest(self, state: DiehlCookState) -> DiehlCookState:
         """`state` with everything but the weights and thresholds back at rest."""
@@ -238,13 +246,15 @@ class DiehlCook(eqx.Module):
         v_e, v_i = state.exc.v, state.inh.v
         drive_e = self.to_exc_e(state.ge_exc, v_e) + self.to_exc_i(state.gi_exc, v_e)
         drive_i: SynapticInput = self.to_inh_e(state.ge_inh, v_i)
-        if learn:
-            exc, s_e = self.exc.step(state.exc, drive_e, 0.0, dt)
-        else:  # testing: the learned thresholds stay fixed
-            neuron, s_e = self.exc.with_theta(state.exc.theta).step(
-                state.exc.neuron, drive_e, 0.0, dt
-            )
-            exc = AdaptiveThresholdState(neuron, state.exc.theta)
+        # the lockout: the threshold is out of reach until t_lockout after a spike
+        since = state.since_spike + dt
+        block = jnp.where(since > self.params.t_lockout, 0.0, _OUT_OF_REACH)
+        theta = state.exc.theta
+        neuron, s_e = self.exc.with_theta(theta + block).step(state.exc.neuron, drive_e, 0.0, dt)
+        if learn:  # AdaptiveThreshold's rule; testing keeps the learned thresholds
+            theta = theta * jnp.exp(-dt / self.exc.tau_theta) + self.exc.theta_plus * s_e
+        exc = AdaptiveThresholdState(neuron, theta)
+        since_spike = jnp.where(s_e > 0, 0.0, since)
         inh, s_i = self.inh.step(state.inh, drive_i, 0.0, dt)
         w, traces = state.w, state.traces
         if learn:
@@ -256,7 +266,8 @@ class DiehlCook(eqx.Module):
         ge_exc = self.syn_e.step(state.ge_exc, x, 0.0, dt)
         gi_exc = self.syn_i.step(state.gi_exc, self.w_ie * (jnp.sum(s_i) - s_i), 0.0, dt)
         ge_inh = self.syn_e.step(state.ge_inh, self.w_ei * s_e, 0.0, dt)
-        return DiehlCookState(w, exc, inh, ge_exc, gi_exc, ge_inh, traces), s_e
+        new = DiehlCookState(w, exc, inh, ge_exc, gi_exc, ge_inh, traces, since_spike)
+        return new, s_e
 
     def rates(self, image: Array) -> Float[Array, " 784"]:
         """Input rates (Hz) at intensity 1: `pixel / 8`."""

@@ -1,5 +1,6 @@
 """Diehl & Cook (2015) STDP MNIST: the fused dense STDP step, readout, the task."""
 
+import dataclasses
 import json
 
 import jax
@@ -222,17 +223,33 @@ def test_membrane_stays_between_reversal_potentials_under_massive_inhibition():
     model = DiehlCook(DiehlCookParams(n_neurons=50))
     state = model.init_state(key=jr.key(0))
     n = model.n
-    state = state.__class__(
-        state.w,
-        state.exc,
-        state.inh,
-        jnp.full((n,), 5.0),
-        jnp.full((n,), 17.0 * (n - 1)),
-        state.ge_inh,
-        state.traces,
+    state = dataclasses.replace(
+        state, ge_exc=jnp.full((n,), 5.0), gi_exc=jnp.full((n,), 17.0 * (n - 1))
     )
     for _ in range(3):
         state, spikes = model.step(state, None, None, learn=True)
         v = np.asarray(state.exc.v)
         assert v.min() >= -100.0 and v.max() <= 0.0
         assert float(spikes.sum()) == 0.0
+
+
+@pytest.mark.parametrize(("lockout", "expected"), [(50.0, 2), (5.0, 6)])
+def test_lockout_after_a_spike(lockout, expected):
+    """With `g_e = 2` held, v climbs from -65 mV towards -65 / 3 mV with tau 100 / 3 ms and
+    crosses -52 mV after 33.3 ln(43.3 / 30.3) = 11.9 ms. Without lockout (5 ms = the
+    refractory clamp) the period is 16.9 ms: 6 spikes in 100 ms; with the authors' 50 ms
+    lockout the second spike waits until 50 ms after the first: 2 spikes."""
+    model = DiehlCook(DiehlCookParams(n_neurons=2, t_lockout=lockout, w_ie=0.0))
+    state = model.init_state(key=jr.key(0))
+
+    @jax.jit
+    def run(state):
+        def body(s, _):
+            s = dataclasses.replace(s, ge_exc=jnp.array([2.0, 0.0]))
+            s, spikes = model.step(s, None, None, learn=False)
+            return s, spikes
+
+        return jax.lax.scan(body, state, None, length=200)[1]
+
+    counts = np.asarray(run(state)).sum(axis=0)  # 100 ms
+    assert counts.tolist() == [expected, 0]

@@ -59,8 +59,8 @@ def info_nce(
     **Returns:** the mean of the two cross-entropies (a scalar).
 
     >>> z = jnp.eye(3)
-    >>> round(float(info_nce(z, z, 0.01)), 6)  # perfectly aligned: ~0
-    0.0
+    >>> float(info_nce(z, z, 0.01)) < 1e-6  # perfectly aligned
+    True
     """
     za = za / jnp.linalg.norm(za, axis=1, keepdims=True).clip(1e-12)
     zb = zb / jnp.linalg.norm(zb, axis=1, keepdims=True).clip(1e-12)

@@ -27,4 +27,5 @@ from ._akorn_sudoku import (
 from ._akorn_sudoku_data import (
     make_puzzle as make_puzzle,
     make_sudoku_set as make_sudoku_set,
+    solve_sudoku as solve_sudoku,
 )

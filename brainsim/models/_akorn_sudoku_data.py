@@ -21,7 +21,7 @@ def _peers_of(cell: int) -> tuple[int, int, int]:
 _PEERS = [_peers_of(i) for i in range(81)]
 
 
-def solve(grid, *, limit: int = 2, rng: np.random.Generator | None = None):
+def solve_sudoku(grid, *, limit: int = 2, rng: np.random.Generator | None = None):
     """Search the solutions of a 9 x 9 Sudoku (0 = blank), up to `limit` of them.
 
     Depth-first search on the cell with the fewest candidates (bitmasks).
@@ -36,7 +36,7 @@ def solve(grid, *, limit: int = 2, rng: np.random.Generator | None = None):
     the first one as a `(9, 9)` int array (`None` when there is none).
 
     ```python
-    >>> count, first = solve([0] * 81, limit=1)
+    >>> count, first = solve_sudoku([0] * 81, limit=1)
     >>> count, sorted(first[0].tolist())
     (1, [1, 2, 3, 4, 5, 6, 7, 8, 9])
 
@@ -111,7 +111,7 @@ def make_puzzle(rng: np.random.Generator, givens: int) -> tuple[np.ndarray, np.n
 
     **Returns:** `(puzzle, solution)`, `(9, 9)` int arrays (0 = blank in the puzzle).
     """
-    _, solution = solve(np.zeros(81, np.int32), limit=1, rng=rng)
+    _, solution = solve_sudoku(np.zeros(81, np.int32), limit=1, rng=rng)
     if solution is None:  # cannot happen: the empty grid has solutions
         raise RuntimeError("make_puzzle: no complete grid found")
     puzzle = solution.reshape(81).copy()
@@ -121,7 +121,7 @@ def make_puzzle(rng: np.random.Generator, givens: int) -> tuple[np.ndarray, np.n
             break
         keep = puzzle[cell]
         puzzle[cell] = 0
-        if solve(puzzle, limit=2)[0] != 1:
+        if solve_sudoku(puzzle, limit=2)[0] != 1:
             puzzle[cell] = keep
         else:
             n_given -= 1

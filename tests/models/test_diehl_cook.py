@@ -122,7 +122,13 @@ def _blob_images(key, n):
 def test_training_keeps_bounds_normalises_and_raises_intensity(getkey):
     # learning rates 50x the paper's, so that unclipped weights would leave [0, w_max]
     params = DiehlCookParams(
-        n_neurons=6, nu_pre=5e-3, nu_post=0.5, max_attempts=3, t_present=60.0, t_rest=10.0
+        n_neurons=6,
+        nu_pre=5e-3,
+        nu_post=0.5,
+        max_attempts=3,
+        t_present=60.0,
+        t_rest=10.0,
+        t_lockout=5.0,
     )
     model = DiehlCook(params)
     state = model.init_state(key=getkey())

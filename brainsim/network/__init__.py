@@ -2,6 +2,10 @@
 
 from ._delay import Delay as Delay, DelayState as DelayState
 from ._gap import GapJunction as GapJunction, reverse as reverse, symmetrize as symmetrize
+from ._learnable_delay import (
+    LearnableDelay as LearnableDelay,
+    round_delays as round_delays,
+)
 from ._network import Network as Network, NetworkState as NetworkState
 from ._partition import (
     PartitionedNetwork as PartitionedNetwork,

@@ -12,6 +12,7 @@ from ..kernels import CSR, ELL, event_matvec
 from ..synapses._abstract import AbstractOutput, AbstractSynapse
 from ..synapses._stp import TsodyksMarkram, TsodyksMarkramState
 from ._delay import Delay, DelayState
+from ._learnable_delay import LearnableDelay
 
 
 class AbstractProjection(eqx.Module):
@@ -62,7 +63,11 @@ def _delayed_input(conn: CSR | ELL, delay: Delay, dstate: DelayState) -> Array:
 
 
 def transmit(
-    conn: CSR | ELL, delay: Delay | None, dstate: DelayState | None, pre_spikes: Array, impl: str
+    conn: CSR | ELL,
+    delay: Delay | LearnableDelay | None,
+    dstate: DelayState | None,
+    pre_spikes: Array,
+    impl: str,
 ) -> tuple[Float[Array, " n_post"], DelayState | None]:
     """Push this step's spikes through the delay line and `conn`.
 
@@ -74,6 +79,8 @@ def transmit(
     if dstate is None:
         raise ValueError("the projection has a delay but its state has none; use init_state")
     dstate = delay.push(dstate, pre_spikes)
+    if isinstance(delay, LearnableDelay):
+        return delay.transmit(conn, dstate), dstate
     if delay.homogeneous:
         return event_matvec(conn, delay.read(dstate), impl=impl), dstate
     return _delayed_input(conn, delay, dstate), dstate
@@ -88,7 +95,8 @@ class Projection(AbstractProjection):
     - `conn`: a `CSR` or `ELL` layout holding the weights.
     - `synapse`: the postsynaptic trace (e.g. `Exponential(n_post, tau)`).
     - `output`: the output rule (`COBA(E)`, `CUBA()`, `VoltageJump()`).
-    - `delay`: a `Delay` (homogeneous or per synapse) or `None`.
+    - `delay`: a `Delay` (homogeneous or per synapse), a `LearnableDelay` (continuous
+      per-synapse delays, trainable; `round_delays` turns it into a `Delay`) or `None`.
     - `impl`: the event kernel implementation (`"auto"` by default).
     - `stp`: optional short-term plasticity (`TsodyksMarkram(conn.n_pre, ...)`): each
       presynaptic spike is scaled by its efficacy `u x` before the delay line.
@@ -99,7 +107,7 @@ class Projection(AbstractProjection):
     conn: CSR | ELL
     synapse: AbstractSynapse
     output: AbstractOutput
-    delay: Delay | None = None
+    delay: Delay | LearnableDelay | None = None
     impl: str = eqx.field(static=True, default="auto")
     stp: TsodyksMarkram | None = None
 
@@ -110,7 +118,7 @@ class Projection(AbstractProjection):
                 f"({self.conn.n_post})"
             )
         if self.delay is not None and not self.delay.homogeneous:
-            if self.delay.steps.shape != self.conn.indices.shape:
+            if self.delay.steps.shape != self.conn.indices.shape:  # per synapse, both kinds
                 raise ValueError(
                     f"per-synapse delays must have the shape of conn.indices "
                     f"{tuple(self.conn.indices.shape)}, got {tuple(self.delay.steps.shape)}"

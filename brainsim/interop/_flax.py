@@ -22,19 +22,28 @@ structure and everything else is kept static. Each call rebuilds the module and 
 `step` in a `lax.scan`, so flax sees an ordinary differentiable function.
 """
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
-from flax import nnx
 from jaxtyping import Array, Float
 
 from ..core._abstract import AbstractNeuron
 from ..synapses import AbstractSynapse
 
+try:  # flax is optional: without it this module imports, and the layer says what is missing
+    from flax import nnx
 
-class DynamicsLayer(nnx.Module):
+    _Base: Any = nnx.Module
+except ImportError:  # pragma: no cover - exercised only without the extra
+    nnx = None  # type: ignore[assignment]
+    _Base = object
+
+
+class DynamicsLayer(_Base):
     """A brainsim neuron population (or synapse) as a flax nnx layer over time.
 
     **Arguments:**
@@ -51,6 +60,8 @@ class DynamicsLayer(nnx.Module):
     """
 
     def __init__(self, dynamics: AbstractNeuron | AbstractSynapse, *, dt: float, trainable=False):
+        if nnx is None:
+            raise ImportError("DynamicsLayer needs flax: pip install 'brainsim[flax]'")
         if not isinstance(dynamics, AbstractNeuron | AbstractSynapse):
             raise ValueError(
                 f"dynamics: expected a brainsim neuron or synapse, got {type(dynamics).__name__}"

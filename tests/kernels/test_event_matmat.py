@@ -37,7 +37,7 @@ def _check(conn, dense, spikes, s64, transpose, impl):
     np.testing.assert_array_less(np.abs(np.asarray(out, np.float64) - expected), eps * (1 + bound))
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
 @given(
     fmt=st.sampled_from(["csr", "ell"]),
     major=st.sampled_from(["pre", "post"]),

@@ -42,11 +42,12 @@ def test_hash_matches_plain_python(x64):
             2.0, n_pre=n_pre, n_post=n_post, fan_out=fan_out, seed=seed, spread=0.25
         )
         ell = materialize(conn)
+        indices, weights = np.asarray(ell.indices), np.asarray(ell.weights)
         for i in range(n_pre):
             for k in range(fan_out):
                 target, factor = _synapse_py(seed, i, k, n_post, 0.25)
-                assert int(ell.indices[i, k]) == target
-                np.testing.assert_allclose(float(ell.weights[i, k]), 2.0 * factor, rtol=1e-15)
+                assert indices[i, k] == target
+                np.testing.assert_allclose(weights[i, k], 2.0 * factor, rtol=1e-15)
 
 
 def test_targets_are_uniform_and_seeds_differ():
@@ -87,7 +88,7 @@ def _dense(conn):
     return dense
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
 @given(
     n_pre=st.sampled_from([0, 1, 9, 60]),
     n_post=st.sampled_from([1, 5, 40]),

@@ -1,8 +1,11 @@
 """Custom operators of brainsim (installed as `brainsim.kernels`).
 
 Each operator has one pure-`jax.numpy` reference implementation, which is its
-specification, and a public function that takes `impl=`. The sparse layouts the
-operators read are in `formats`.
+specification, and a public function that takes `impl=` (`"auto"`, `"reference"`,
+`"cpu"`, `"pallas"`): `event_matvec` and `event_matmat` (spikes through a sparse layout,
+one vector or a batch) and `procedural_matvec` (through a `ProceduralFanOut`, whose
+synapses are regenerated from a seed; `materialize` stores them). The sparse layouts
+are in `formats`. See docs/kernels.md.
 """
 
 from .event_matvec import event_matmat as event_matmat, event_matvec as event_matvec

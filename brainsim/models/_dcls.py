@@ -148,24 +148,18 @@ class DCLSNet(eqx.Module):
         self.sigma = jnp.asarray(n_taps // 2 if sigma is None else sigma, jnp.result_type(float))
         self.n_taps, self.dt, self.mode, self.dropout = n_taps, float(dt), mode, float(dropout)
 
-    def __check_init__(self):
-        for i, layer in enumerate(self.layers):
-            d = layer.delays
-            if not isinstance(d, jax.core.Tracer) and d.size:
-                lo, hi = float(jnp.min(d)), float(jnp.max(d))
-                if lo < 0 or hi > self.n_taps - 1:
-                    raise ValueError(
-                        f"layers[{i}].delays: must lie inside the kernel [0, {self.n_taps - 1}] "
-                        f"steps, got values in [{lo}, {hi}]"
-                    )
-
     def n_params(self) -> int:
         """Weights plus (learned) delays."""
         n = sum(int(layer.weights.size) for layer in self.layers)
         return 2 * n if self.mode == "learned" else n
 
     def forward(
-        self, x: Float[Array, "batch time c_in"], *, train: bool, key: Any = None
+        self,
+        x: Float[Array, "batch time c_in"],
+        *,
+        train: bool,
+        key: Any = None,
+        raw_layer: int | None = None,
     ) -> tuple[Float[Array, "batch time classes"], list[tuple[Array, Array]]]:
         """Output membrane potentials, and each batch-norm layer's batch `(mean, var)`.
 
@@ -173,7 +167,8 @@ class DCLSNet(eqx.Module):
         label tree for a labelling function.)
 
         `train=True`: Gaussian-spread delays (learned mode), batch statistics, dropout.
-        `train=False`: rounded delays, running statistics, no dropout.
+        `train=False`: rounded delays, running statistics, no dropout; with `raw_layer=i`,
+        layer `i`'s delay-convolution output before batch norm instead.
         """
         sigma = self.sigma + SIGMA_FLOOR if (train and self.mode == "learned") else None
         keys = jr.split(jr.key(0) if key is None else key, len(self.layers))
@@ -189,6 +184,10 @@ class DCLSNet(eqx.Module):
                     stats.append((mean, var))
                     scale = layer.bn_scale / jnp.sqrt(var + BN_EPS)
                     y = (y - mean[None, None]) * scale[None, None] + layer.bn_shift[None, None]
+            elif i == raw_layer:  # the input of this layer's batch norm, in evaluation mode
+                return delay_conv(
+                    shifted, layer.weights, layer.delays, None, n_taps=self.n_taps
+                ), []
             else:
                 w, bias = layer.folded()
                 y = delay_conv(shifted, w, layer.delays, None, n_taps=self.n_taps)
@@ -201,6 +200,36 @@ class DCLSNet(eqx.Module):
                 keep = jr.bernoulli(keys[i], 1.0 - self.dropout, s.shape)
                 s = jnp.where(keep, s / (1.0 - self.dropout), jnp.zeros_like(s))
         raise AssertionError("unreachable: a DCLSNet has at least one layer")
+
+
+def recalibrate_batch_norm(model: DCLSNet, x: np.ndarray, batch_size: int = 512) -> DCLSNet:
+    """Set each batch norm's running statistics to those of its input in evaluation mode.
+
+    Layer by layer (each with the layers before it already recalibrated), the mean and
+    variance over samples and steps of the delay convolution's output with rounded
+    delays and no dropout, over `x` (training data). The running averages gathered in
+    training see Gaussian-spread delays and dropout; this matches the statistics to the
+    network that is evaluated ("precise batch norm"; not in the paper).
+    """
+    raw = eqx.filter_jit(lambda m, xb, i: m.forward(xb, train=False, raw_layer=i)[0])
+    for i, layer in enumerate(model.layers):
+        if layer.bn_mean is None:
+            continue
+        total, total_sq, count = 0.0, 0.0, 0
+        for start in range(0, len(x), batch_size):
+            y = np.asarray(raw(model, jnp.asarray(x[start : start + batch_size]), i), np.float64)
+            total = total + y.sum(axis=(0, 1))
+            total_sq = total_sq + (y**2).sum(axis=(0, 1))
+            count += y.shape[0] * y.shape[1]
+        mean = total / count
+        var = np.maximum(total_sq / count - mean**2, 0.0)
+        new = (jnp.asarray(mean, layer.bn_mean.dtype), jnp.asarray(var, layer.bn_mean.dtype))
+        model = eqx.tree_at(_field_pair(i), model, new)
+    return model
+
+
+def _field_pair(i: int) -> Callable[[Any], Any]:
+    return lambda m: (m.layers[i].bn_mean, m.layers[i].bn_var)
 
 
 def run_lif(neuron: LIF, currents: Array, dt: float) -> tuple[Array, Array]:

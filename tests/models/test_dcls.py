@@ -1,0 +1,195 @@
+"""The DCLS task: the evaluation-mode network equals a brainsim `Network` with integer
+ring-buffer delays, the optimiser's schedules and running statistics are exact, bad
+configs fail early, and `configs/dcls_shd.yaml` runs end to end on a tiny SHD-layout
+file."""
+
+import json
+from pathlib import Path
+
+import equinox as eqx
+import h5py
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import brainsim as bs
+from brainsim.cli import main
+from brainsim.core._io import load_pytree
+from brainsim.models._dcls import (
+    DCLSNet,
+    DCLSTaskConfig,
+    RandmanConfig,
+    dcls_loss,
+    dcls_optimizer,
+    load_dcls_data,
+    sigma_schedule,
+    to_network,
+    trainable,
+)
+from brainsim.train import make_train_step
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _random_net(key, mode="learned", n_taps=5):
+    """A random network with non-trivial batch-norm statistics (as after training)."""
+    k1, k2, k3, k4 = jr.split(key, 4)
+    net = DCLSNet((6, 8, 7, 3), n_taps=n_taps, dt=1.0, tau_m=1.005, mode=mode, key=k1)
+    hidden = [i for i, layer in enumerate(net.layers) if layer.bn_mean is not None]
+    for i, k in zip(hidden, jr.split(k2, len(hidden))):
+        ka, kb, kc, kd = jr.split(k, 4)
+        n = net.layers[i].weights.shape[1]
+        layer = eqx.tree_at(
+            lambda ly: (ly.bn_scale, ly.bn_shift, ly.bn_mean, ly.bn_var),
+            net.layers[i],
+            (
+                jr.uniform(ka, (n,), minval=0.5, maxval=2.0),
+                0.5 * jr.normal(kb, (n,)),
+                0.3 * jr.normal(kc, (n,)),
+                jr.uniform(kd, (n,), minval=0.2, maxval=1.5),
+            ),
+        )
+        net = eqx.tree_at(lambda m: m.layers, net, net.layers[:i] + (layer,) + net.layers[i + 1 :])
+    x = (jr.uniform(k3, (30, 6)) < 0.3).astype(jnp.float32)
+    return net, x
+
+
+@pytest.mark.parametrize("mode", ["learned", "fixed"])
+def test_evaluation_equals_the_ring_buffer_network(x64, getkey, mode):
+    net, x = _random_net(getkey(), mode)
+    net = jtu_to_f64(net)
+    v_model, _ = net.forward(jnp.asarray(x, jnp.float64)[None], train=False)
+    network = to_network(net, x)
+    state0 = network.init_state(key=jr.key(0))
+    monitors = (bs.StateMonitor("layer2.v"), bs.SpikeMonitor("layer0"), bs.SpikeMonitor("layer1"))
+    sol = bs.integrate(network, state0, dt=1.0, n_steps=x.shape[0], save=monitors)
+    np.testing.assert_allclose(sol.traces["layer2.v"], v_model[0], rtol=1e-10, atol=1e-10)
+    assert float(jnp.sum(sol.traces["spikes:layer0"])) > 0  # the hidden layers do spike
+    assert float(jnp.sum(sol.traces["spikes:layer1"])) > 0
+
+
+def jtu_to_f64(tree):
+    return jax.tree_util.tree_map(
+        lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, tree
+    )
+
+
+def test_sigma_schedule_anneals_geometrically_then_holds():
+    s = sigma_schedule(12.0, 0.23, anneal_epochs=4, steps_per_epoch=10)
+    alpha = (0.23 / 12.0) ** 0.25
+    got = [float(s(jnp.array(k))) for k in (0, 9, 10, 25, 40, 100)]
+    expected = [12.0, 12.0, 12.0 * alpha, 12.0 * alpha**2, 0.23, 0.23]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_optimiser_runs_the_running_average_clamps_delays_and_anneals_sigma(getkey):
+    config = DCLSTaskConfig(
+        dataset="randman", bin_ms=1.0, max_delay_ms=5.0, epochs=2, dropout=0.0, lr_delays=50.0
+    )
+    net, x = _random_net(getkey(), n_taps=5)
+    opt, _ = dcls_optimizer(net, config, steps_per_epoch=1)
+    params, static = eqx.partition(net, trainable(net))
+    with jax.numpy_dtype_promotion("standard"):
+        state = opt.init(params)
+    step = make_train_step(dcls_loss, opt)
+    batch = (jnp.stack([x, x[::-1]]), jnp.array([0, 2]))
+    _, stats = net.forward(batch[0], train=True)
+    params, state, loss, _, finite = step(params, static, state, batch, jr.key(1))
+    new = eqx.combine(params, static)
+    assert bool(finite)
+    for layer, old, (mean, var) in zip(new.layers, net.layers, stats):
+        np.testing.assert_allclose(layer.bn_mean, 0.9 * old.bn_mean + 0.1 * mean, rtol=1e-5)
+        np.testing.assert_allclose(layer.bn_var, 0.9 * old.bn_var + 0.1 * var, rtol=1e-5)
+    delays = np.concatenate([np.ravel(layer.delays) for layer in new.layers])
+    assert delays.min() >= 0.0 and delays.max() <= 4.0
+    assert np.any(delays == 0.0) or np.any(delays == 4.0)  # lr 50: some hit the bounds
+    # sigma0 = n_taps // 2 = 2; after epoch 0 of anneal_epochs = round(2 / 4) = 1 -> 0.23
+    np.testing.assert_allclose(new.sigma, 0.23, rtol=1e-6)
+
+
+def _write_shd(path: Path, n: int, *, max_unit: int = 699, seed: int = 0):
+    """A tiny file in the SHD layout: ragged `spikes/times` (s), `spikes/units`, `labels`."""
+    rng = np.random.default_rng(seed)
+    vlen_f = h5py.vlen_dtype(np.float32)
+    vlen_u = h5py.vlen_dtype(np.uint16)
+    with h5py.File(path, "w") as f:
+        times = f.create_dataset("spikes/times", (n,), dtype=vlen_f)
+        units = f.create_dataset("spikes/units", (n,), dtype=vlen_u)
+        labels = rng.integers(0, 20, n)
+        for i in range(n):
+            k = rng.integers(20, 60)
+            times[i] = np.sort(rng.uniform(0, 0.2, k)).astype(np.float32)
+            units[i] = rng.integers(0, max_unit + 1, k).astype(np.uint16)
+        f.create_dataset("labels", data=labels.astype(np.uint8))
+
+
+SMALL = [
+    "hidden=[6, 6]",
+    "n_bins=20",
+    "max_delay_ms=50.0",
+    "epochs=2",
+    "batch_size=8",
+    "checkpoint_every_steps=0",
+]
+
+
+def test_shd_config_runs_end_to_end_and_resumes(tmp_path):
+    data = tmp_path / "shd"
+    data.mkdir()
+    _write_shd(data / "shd_train.h5", 40, seed=1)
+    _write_shd(data / "shd_test.h5", 12, seed=2)
+    out = tmp_path / "out"
+    sets = [a for s in SMALL for a in ("--set", s)]
+    args = ["train", str(CONFIGS / "dcls_shd.yaml"), "--data-dir", str(tmp_path)]
+    args += ["--out", str(out), "--no-progress", *sets]
+    assert main(args) == 0
+    record = json.loads((out / "summary.json").read_text())
+    summary = record["summary"]
+    assert record["task"] == "dcls" and record["config"]["hidden"] == [6, 6]
+    assert summary["n_train"] == 36 and summary["n_val"] == 4 and summary["n_test"] == 12
+    assert summary["n_taps"] == 5 and 0.0 <= summary["test_accuracy"] <= 1.0
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "val_accuracy" in json.loads(lines[-1])
+    model = load_pytree(out / "model.eqx")
+    assert isinstance(model, DCLSNet) and model.layers[0].weights.shape == (140, 6)
+    # resuming a finished run trains nothing more and keeps the metrics
+    assert main([*args, "--resume"]) == 0
+    assert (out / "metrics.jsonl").read_text().splitlines() == lines
+
+
+def test_data_errors_and_config_errors_fail_early(tmp_path):
+    data = tmp_path / "shd"
+    data.mkdir()
+    _write_shd(data / "shd_train.h5", 4, max_unit=699)
+    _write_shd(data / "shd_test.h5", 4, max_unit=699)
+    config = DCLSTaskConfig(input_channels=350, n_bins=30, channel_pool=5)
+    with pytest.raises(ValueError, match="shd_train.h5.*unit outside 0..349"):
+        load_dcls_data(config, tmp_path)
+    with pytest.raises(ValueError, match="max_delay_ms: .* does not fit the sequence of 20"):
+        DCLSTaskConfig(n_bins=20, max_delay_ms=250.0)
+    with pytest.raises(ValueError, match="channel_pool"):
+        DCLSTaskConfig(channel_pool=3)
+    with pytest.raises(ValueError, match="randman.n_units"):
+        RandmanConfig(n_units=0)
+    net, _ = _random_net(jr.key(0))
+    bad = eqx.tree_at(lambda m: m.layers[0].delays, net, net.layers[0].delays + 4.5)
+    with pytest.raises(ValueError, match=r"delays must lie inside the kernel \[0, 4\]"):
+        to_network(bad, np.zeros((4, 6)))
+    with pytest.raises(ValueError, match="n_taps: mode 'none'"):
+        DCLSNet((2, 3), n_taps=3, dt=1.0, tau_m=1.0, mode="none", key=jr.key(0))
+    with pytest.raises(ValueError, match="binary"):
+        to_network(net, np.full((4, 6), 2.0))
+
+
+def test_every_dcls_config_loads():
+    from brainsim.models import load_train_config
+
+    for name in ("dcls_shd", "dcls_ssc", "dcls_randman", "dcls_nmnist"):
+        config = load_train_config(CONFIGS / f"{name}.yaml")
+        assert config.task == "dcls"
+    shd = load_train_config(CONFIGS / "dcls_shd.yaml").config
+    assert (shd.hidden, shd.n_taps, shd.input_channels // shd.channel_pool) == ((256, 256), 25, 140)
+    net = DCLSNet((140, 256, 256, 20), n_taps=25, dt=10.0, tau_m=10.05, key=jr.key(0))
+    assert net.n_params() == 2 * (140 * 256 + 256 * 256 + 256 * 20)  # the paper's 0.2 M

@@ -19,6 +19,7 @@ from . import (
 )
 from .core import (
     RESULTS as RESULTS,
+    ActivityMonitor as ActivityMonitor,
     Solution as Solution,
     SpikeMonitor as SpikeMonitor,
     StateMonitor as StateMonitor,

@@ -24,6 +24,7 @@ from ._integrators import (
 from ._io import load_network as load_network, save_network as save_network
 from ._monitors import (
     AbstractMonitor as AbstractMonitor,
+    ActivityMonitor as ActivityMonitor,
     SpikeMonitor as SpikeMonitor,
     StateMonitor as StateMonitor,
     WeightMonitor as WeightMonitor,

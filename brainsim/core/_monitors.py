@@ -86,6 +86,30 @@ class SpikeMonitor(AbstractMonitor):
         return s > 0
 
 
+class ActivityMonitor(AbstractMonitor):
+    """Population activity: the fraction of a population (`None` for a single neuron
+    model) that spiked in each step, one float per step.
+
+    Enough for mean rates (`mean(trace) * 1000 / dt` Hz) and population-rate spectra at
+    a cost of one number per step, where a `SpikeMonitor` stores the whole raster.
+    """
+
+    population: str | None = eqx.field(static=True, default=None)
+    every: int = eqx.field(static=True, default=1)
+
+    def __init__(self, population: str | None = None):
+        self.population = population
+        self.every = 1
+
+    @property
+    def name(self) -> str:
+        return "activity" if self.population is None else f"activity:{self.population}"
+
+    def select(self, model, state, spikes):
+        s = spikes if self.population is None else spikes[self.population]
+        return jnp.mean((s > 0).astype(jnp.result_type(float)))
+
+
 class StateMonitor(AbstractMonitor):
     """A state variable by dotted path (`"E.v"`, `"v"`), on all or some neurons."""
 
@@ -140,14 +164,15 @@ def check_monitors(model: Any, state: Any, monitors) -> None:
     names = set()
     for m in monitors:
         if not isinstance(m, AbstractMonitor):
-            raise ValueError(f"monitors must be SpikeMonitor/StateMonitor/WeightMonitor, got {m!r}")
+            raise ValueError(f"monitors must be brainsim monitors (SpikeMonitor, ...), got {m!r}")
         if m.name in names:
             raise ValueError(f"two monitors record {m.name!r}")
         names.add(m.name)
         pops = getattr(model, "populations", None)
-        if isinstance(m, SpikeMonitor) and m.population is not None:
+        if isinstance(m, SpikeMonitor | ActivityMonitor) and m.population is not None:
             if pops is None or m.population not in pops:
-                raise ValueError(f"SpikeMonitor: unknown population {m.population!r}")
+                kind = type(m).__name__
+                raise ValueError(f"{kind}: unknown population {m.population!r}")
         if isinstance(m, WeightMonitor):
             projs = getattr(model, "projections", None)
             if projs is None or m.projection not in projs:

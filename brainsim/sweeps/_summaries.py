@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ..core import SpikeMonitor, StateMonitor
+from ..core import ActivityMonitor, SpikeMonitor, StateMonitor
 from ..core._integrate import Solution
 from ..core._monitors import AbstractMonitor
 
@@ -94,10 +94,11 @@ class MeanRate(AbstractSummary):
     population: str | None = eqx.field(static=True, default=None)
 
     def monitors(self):
-        return (SpikeMonitor(self.population),)
+        return (ActivityMonitor(self.population),)
 
     def __call__(self, solution, dt):
-        return mean_rate(_spikes(solution, self.population), dt)
+        activity = solution.traces[ActivityMonitor(self.population).name]
+        return jnp.mean(activity) * (1000.0 / dt)
 
 
 class CVISI(AbstractSummary):

@@ -144,3 +144,24 @@ def test_same_key_same_run_other_key_other_run():
 
     assert np.array_equal(spikes(1), spikes(1))
     assert not np.array_equal(spikes(1), spikes(2))
+
+
+def test_activity_monitor_is_the_mean_of_the_raster(getkey):
+    model = _neuron(7)
+    s0 = model.init_state(key=getkey())
+    sol = bs.integrate(
+        model, s0, dt=0.1, n_steps=400, save=(bs.SpikeMonitor(), bs.ActivityMonitor())
+    )
+    raster = np.asarray(sol.traces["spikes"])
+    assert raster.any()
+    activity = np.asarray(sol.traces["activity"])
+    assert activity.shape == (400,)
+    np.testing.assert_allclose(activity, raster.mean(axis=1), rtol=1e-6)
+
+
+def test_activity_monitor_of_an_unknown_population_raises(getkey):
+    net = bs.Network({"E": _neuron(3)}, {})
+    with pytest.raises(ValueError, match="ActivityMonitor: unknown population 'X'"):
+        bs.integrate(
+            net, net.init_state(key=getkey()), dt=0.1, n_steps=3, save=(bs.ActivityMonitor("X"),)
+        )

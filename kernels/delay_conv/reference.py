@@ -28,8 +28,8 @@ def gaussian_taps(delays: jax.Array, sigma: jax.Array | None, n_taps: int) -> ja
 
     With `sigma=None`, one-hot taps at the rounded delays.
 
-    >>> [round(float(v), 3) for v in gaussian_taps(jnp.array(1.0), jnp.array(0.5), 3)]
-    [0.106, 0.787, 0.106]
+    >>> [round(float(v), 2) for v in gaussian_taps(jnp.array(1.0), jnp.array(0.5), 3)]
+    [0.11, 0.79, 0.11]
     """
     n = jnp.arange(n_taps, dtype=delays.dtype).reshape((n_taps,) + (1,) * delays.ndim)
     if sigma is None:

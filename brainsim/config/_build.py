@@ -18,6 +18,7 @@ from .. import connect
 from ..core import Constant, Normal, SpikeMonitor, Uniform
 from ..core._errors import check_nonnegative, check_positive
 from ..core._init import AbstractInitializer
+from ..kernels import ProceduralFanOut
 from ..network import Delay, Network, Projection
 from ..synapses import COBA, CUBA, Delta, Exponential, VoltageJump
 from ..synapses._abstract import AbstractSynapse
@@ -126,6 +127,12 @@ def _connectivity(proj: ProjectionConfig, n_pre: int, n_post: int, seed: int) ->
     if c.rule == "fixed_out_degree":
         return connect.fixed_out_degree(
             n_pre, n_post, cast(int, c.k), seed=seed, weight=w, allow_self=allow_self
+        )
+    if c.rule == "procedural_fan_out":  # no synapse arrays: regenerated from the seed
+        if not allow_self:
+            raise ValueError("allow_self: procedural_fan_out draws targets with replacement")
+        return ProceduralFanOut(
+            w, n_pre=n_pre, n_post=n_post, fan_out=cast(int, c.k), seed=seed % 2**32
         )
     if c.rule == "all_to_all":
         return connect.all_to_all(n_pre, n_post, weight=w, allow_self=allow_self, major="pre")

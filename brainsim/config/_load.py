@@ -26,6 +26,7 @@ _RULE_ARGS = {
     "fixed_probability": ("p",),
     "fixed_in_degree": ("k",),
     "fixed_out_degree": ("k",),
+    "procedural_fan_out": ("k",),
     "all_to_all": (),
     "one_to_one": (),
 }

@@ -78,7 +78,12 @@ class PopulationConfig:
 
 
 ConnectRule = Literal[
-    "fixed_probability", "fixed_in_degree", "fixed_out_degree", "all_to_all", "one_to_one"
+    "fixed_probability",
+    "fixed_in_degree",
+    "fixed_out_degree",
+    "procedural_fan_out",
+    "all_to_all",
+    "one_to_one",
 ]
 
 

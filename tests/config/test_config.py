@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 import pytest
 
@@ -385,6 +386,23 @@ def test_connect_rules(connect, nnz):
     assert (conn.n_pre, conn.n_post, conn.nnz) == (10, 40, nnz)
     if connect["rule"] == "fixed_in_degree":  # every E neuron gets exactly k inputs
         np.testing.assert_array_equal(np.asarray(conn.to_dense() > 0).sum(axis=0), 7)
+
+
+def test_procedural_fan_out_holds_no_synapse_arrays_and_runs():
+    from brainsim.kernels import ProceduralFanOut
+
+    raw = tiny()
+    raw["projections"]["IE"]["connect"] = {"rule": "procedural_fan_out", "k": 6, "seed": 5}
+    network, monitors = build_network(load_config(raw))
+    conn = network.projections["IE"].conn
+    assert isinstance(conn, ProceduralFanOut)
+    assert (conn.n_pre, conn.n_post, conn.nnz) == (10, 40, 60)
+    dense = np.asarray(conn.to_dense())
+    np.testing.assert_allclose(dense.sum(), 60 * raw["projections"]["IE"]["weight"], rtol=1e-5)
+    res = bs.simulate(network, 20.0, dt=0.1, key=jr.key(0), monitors=monitors, progress=False)
+    assert res.spikes  # the network runs on the procedural layout
+    raw["projections"]["IE"]["connect"]["p"] = 0.1
+    assert error_of(raw).path == "projections.IE.connect.p"
 
 
 def test_one_to_one_and_self_connections():

@@ -42,7 +42,10 @@ class FitResult:
 def _learning_rate(schedule: Any, step: int, opt_state: Any) -> float | None:
     """The logged learning rate: from `schedule`, else from `optax.inject_hyperparams`."""
     if schedule is not None:
-        return float(schedule(step)) if callable(schedule) else float(schedule)
+        if not callable(schedule):
+            return float(schedule)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes int steps and floats
+            return float(schedule(step))
     for node in jtu.tree_leaves(opt_state, is_leaf=lambda x: hasattr(x, "hyperparams")):
         hyper = getattr(node, "hyperparams", None)
         if isinstance(hyper, dict) and "learning_rate" in hyper:

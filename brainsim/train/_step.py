@@ -103,4 +103,6 @@ def group_optimizer(
         labels = eqx.tree_at(where, labels, jtu.tree_map(lambda _, n=name: n, sub))
     transforms = {name: opt for name, (_, opt) in groups.items()}
     transforms["default"] = default
-    return optax.multi_transform(transforms, labels)
+    # A callable label tree would be taken for a labelling function (any model with
+    # `__call__` is one), so pass a function that returns it.
+    return optax.multi_transform(transforms, lambda _: labels)

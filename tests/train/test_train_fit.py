@@ -161,3 +161,25 @@ def test_bad_arguments():
         fit(model, _mse, loader, epochs=1, resume=True, **kw)
     with pytest.raises(ValueError, match="early_stopping_patience: needs val_data"):
         fit(model, _mse, loader, epochs=1, early_stopping_patience=2, **kw)
+
+
+def test_group_optimizer_takes_a_callable_model():
+    # A model with `__call__` must not be taken for optax's labelling function.
+    model = eqx.nn.Linear(3, 2, key=jr.key(0))
+    opt = group_optimizer(model, {"bias": (lambda m: m.bias, optax.sgd(0.0))}, optax.sgd(0.1))
+    params = eqx.filter(model, eqx.is_inexact_array)
+    grads = jax.tree_util.tree_map(jnp.ones_like, params)
+    with jax.numpy_dtype_promotion("standard"):
+        updates, _ = opt.update(grads, opt.init(params), params)
+    np.testing.assert_array_equal(updates.bias, 0.0)
+    np.testing.assert_allclose(updates.weight, -0.1)
+
+
+def test_logged_learning_rate_of_an_optax_schedule_under_strict_promotion():
+    from brainsim.train._fit import _learning_rate
+
+    schedule = optax.cosine_onecycle_schedule(100, 0.1)
+    with jax.numpy_dtype_promotion("standard"):
+        expected = float(schedule(10))
+    assert _learning_rate(schedule, 10, None) == pytest.approx(expected)
+    assert _learning_rate(0.5, 3, None) == 0.5

@@ -140,6 +140,16 @@ class DataConfig:
     def inputs(self) -> int:
         return N_INPUTS[self.dataset]
 
+    def load(self, data_dir: str | Path | None) -> dict[str, Split]:
+        """The train / val / test splits (`load_splits`) from `data_dir`."""
+        return load_splits(
+            self.dataset,
+            data_dir=data_dir,
+            n_train=self.n_train,
+            n_val=self.n_val,
+            n_test=self.n_test,
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ReadoutConfig:
@@ -382,13 +392,7 @@ def train_lsm(config: LSMTaskConfig, run: TrainRun) -> dict[str, Any]:
     """Build the liquid from `run.seed`, extract features, fit and test the readout."""
     t0 = time.perf_counter()
     key = jr.key(run.seed)
-    splits = load_splits(
-        config.data.dataset,
-        data_dir=run.data_dir,
-        n_train=config.data.n_train,
-        n_val=config.data.n_val,
-        n_test=config.data.n_test,
-    )
+    splits = config.data.load(run.data_dir)
     liquid = config.liquid.build(config.data.inputs, seed=run.seed)
     summary = evaluate_liquid(
         liquid,

@@ -31,7 +31,6 @@ from ._liquid_data import (
     Split,
     batch_rasters,
     initialize_liquid,
-    load_splits,
     nmnist_drive,
     sample_keys,
 )
@@ -239,29 +238,26 @@ def train_nalsm(config: NALSMTaskConfig, run: TrainRun) -> dict[str, Any]:
     features and readout as the `lsm` task."""
     t0 = time.perf_counter()
     key = jr.key(run.seed)
-    splits = load_splits(
-        config.data.dataset,
-        data_dir=run.data_dir,
-        n_train=config.data.n_train,
-        n_val=config.data.n_val,
-        n_test=config.data.n_test,
-    )
+    splits = config.data.load(run.data_dir)
     liquid = config.liquid.build(config.data.inputs, seed=run.seed)
     model = config.plasticity.build(liquid)
     ckpt = run.out_dir / "w_init.pkl"
     if ckpt.exists() and not run.resume:
         ckpt.unlink()
-    bf_key = jr.fold_in(key, 3)
     summary: dict[str, Any] = {}
-    if config.branching_samples:
-        before = branching_factors(
-            model.feature_liquid(plastic=config.plasticity.feature_plasticity),
-            splits["val"],
-            key=bf_key,
-            n_samples=config.branching_samples,
-            n_steps=config.data.n_steps,
-        )
-        summary.update({f"{k}_initial": v for k, v in before.items()})
+
+    def measure(liq: Liquid, suffix: str) -> None:
+        if config.branching_samples:
+            found = branching_factors(
+                liq,
+                splits["val"],
+                key=jr.fold_in(key, 3),
+                n_samples=config.branching_samples,
+                n_steps=config.data.n_steps,
+            )
+            summary.update({f"{k}_{suffix}": v for k, v in found.items()})
+
+    measure(model.feature_liquid(plastic=config.plasticity.feature_plasticity), "initial")
     model, info = model.initialize(
         splits["train"],
         n_samples=config.plasticity.n_init,
@@ -273,15 +269,7 @@ def train_nalsm(config: NALSMTaskConfig, run: TrainRun) -> dict[str, Any]:
     )
     summary["init_seconds"] = info["seconds"]
     feature_liquid = model.feature_liquid(plastic=config.plasticity.feature_plasticity)
-    if config.branching_samples:
-        after = branching_factors(
-            feature_liquid,
-            splits["val"],
-            key=bf_key,
-            n_samples=config.branching_samples,
-            n_steps=config.data.n_steps,
-        )
-        summary.update({f"{k}_final": v for k, v in after.items()})
+    measure(feature_liquid, "final")
     w = np.asarray(model.liquid.w0)[np.asarray(liquid.valid)]
     summary["mean_abs_weight_init"] = float(np.mean(np.abs(w)))
     summary.update(

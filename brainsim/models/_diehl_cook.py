@@ -290,27 +290,10 @@ class DiehlCook(eqx.Module):
         the last presentation and the number of presentations.
         """
         p = self.params
-        rates = self.rates(image)
-        k = p.max_input_events
-        dtype = self.w_ei.dtype
 
         def attempt(carry):
             state, a, _ = carry
-            if learn:
-                state = self.normalize(state)
-            prob = rates * (self.intensity + a.astype(dtype) * self.intensity_step)
-            prob = prob * (p.dt * 1e-3)
-            u = jr.uniform(jr.fold_in(key, a), (self.n_present, N_INPUT), dtype)
-            spikes = u < prob[None, :]
-            idx = spike_indices(spikes, k) if learn else None
-
-            def on(s, xs):
-                s, s_e = self.step(s, *xs, learn=learn)
-                return s, s_e
-
-            state, s_e = jax.lax.scan(on, state, (idx, spikes))
-            counts = jnp.sum(s_e, axis=0)
-            state = self.rest(state, learn=learn)
+            state, counts = self.show(state, image, key, a, learn=learn)
             return state, a + 1, counts
 
         def again(carry):
@@ -318,11 +301,44 @@ class DiehlCook(eqx.Module):
             low = jnp.sum(counts) < p.min_spikes
             return (a == 0) | (low & (a < p.max_attempts))
 
-        counts0 = jnp.zeros((self.n,), dtype)
+        counts0 = jnp.zeros((self.n,), self.w_ei.dtype)
         state, attempts, counts = jax.lax.while_loop(
             again, attempt, (state, jnp.asarray(0, jnp.int32), counts0)
         )
         return state, counts, attempts
+
+    def show(
+        self,
+        state: DiehlCookState,
+        image: Array,
+        key: PRNGKeyArray,
+        attempt: Int[Array, ""],
+        *,
+        learn: bool,
+    ) -> tuple[DiehlCookState, Float[Array, " n"]]:
+        """Presentation number `attempt` (0, 1, ...) of an image, then the rest.
+
+        The intensity is `intensity + attempt * intensity_step` and the input spikes are
+        drawn with `fold_in(key, attempt)`; with `learn`, the weights are normalised first.
+
+        **Returns:** `(state, counts)`: the `(n,)` excitatory spike counts.
+        """
+        p = self.params
+        dtype = self.w_ei.dtype
+        if learn:
+            state = self.normalize(state)
+        prob = self.rates(image) * (self.intensity + attempt.astype(dtype) * self.intensity_step)
+        prob = prob * (p.dt * 1e-3)
+        u = jr.uniform(jr.fold_in(key, attempt), (self.n_present, N_INPUT), dtype)
+        spikes = u < prob[None, :]
+        idx = spike_indices(spikes, p.max_input_events) if learn else None
+
+        def on(s, xs):
+            s, s_e = self.step(s, *xs, learn=learn)
+            return s, s_e
+
+        state, s_e = jax.lax.scan(on, state, (idx, spikes))
+        return self.rest(state, learn=learn), jnp.sum(s_e, axis=0)
 
     def rest(self, state: DiehlCookState, *, learn: bool) -> DiehlCookState:
         """Run the resting period (no input) step by step."""
@@ -376,5 +392,31 @@ def respond(
     def one(image, key):
         _, counts, attempts = model.present(start, image, key, learn=False)
         return counts, attempts
+
+    return jax.vmap(one)(images, keys)
+
+
+@eqx.filter_jit
+def respond_once(
+    model: DiehlCook,
+    state: DiehlCookState,
+    images: Int[Array, "b 28 28"],
+    keys: PRNGKeyArray,
+    attempt: Int[Array, ""],
+) -> Float[Array, "b n"]:
+    """Presentation number `attempt` of each image, from rest, learning off.
+
+    `respond` runs every image of a batch until the last one has answered, so a batch
+    costs its largest number of presentations; calling this for attempt 0, then again
+    with only the images that answered with fewer than `min_spikes` spikes, costs the
+    presentations needed (`stdp_mnist` evaluates this way). It differs from `respond`
+    only in that a repeated presentation starts from rest rather than after a rest.
+
+    **Returns:** `(b, n)` spike counts.
+    """
+    start = model.at_rest(state)
+
+    def one(image, key):
+        return model.show(start, image, key, attempt, learn=False)[1]
 
     return jax.vmap(one)(images, keys)

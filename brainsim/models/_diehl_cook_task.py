@@ -27,7 +27,13 @@ from jaxtyping import PRNGKeyArray
 
 from ..core._io import load_pytree, save_pytree
 from ..data import load_mnist
-from ._diehl_cook import DiehlCook, DiehlCookParams, DiehlCookState, respond, train_block
+from ._diehl_cook import (
+    DiehlCook,
+    DiehlCookParams,
+    DiehlCookState,
+    respond_once,
+    train_block,
+)
 from ._diehl_cook_readout import accuracy, assign_labels, classify
 from ._tasks import TrainRun, register_task
 
@@ -217,14 +223,29 @@ def _responses(
     config: STDPMNISTConfig,
     key: PRNGKeyArray,
 ) -> np.ndarray:
-    """Spike counts `(len(images), n)` with learning off, in batches of `eval_batch`."""
-    out = []
-    for lo in range(0, len(images), config.eval_batch):
-        batch = images[lo : lo + config.eval_batch]
-        keys = _keys(key, lo, len(batch))
-        counts, _ = respond(model, state, jnp.asarray(batch), keys)
-        out.append(np.asarray(counts))
-    return np.concatenate(out) if out else np.zeros((0, model.n))
+    """Spike counts `(len(images), n)` with learning off, in batches of `eval_batch`.
+
+    Every image is shown at the starting intensity; those that answered with fewer than
+    `min_spikes` spikes are shown again, brighter, up to `max_attempts` times (batches
+    padded to `eval_batch`, so one compiled function serves every call).
+    """
+    p = config.network
+    n_img, batch = len(images), config.eval_batch
+    counts = np.zeros((n_img, model.n), np.float32)
+    keys = _keys(key, 0, n_img)
+    pending = np.arange(n_img)
+    for attempt in range(p.max_attempts):
+        for lo in range(0, len(pending), batch):
+            ids = pending[lo : lo + batch]
+            padded = np.concatenate([ids, np.full(batch - len(ids), ids[-1])])
+            got = respond_once(
+                model, state, jnp.asarray(images[padded]), keys[padded], jnp.asarray(attempt)
+            )
+            counts[ids] = np.asarray(got)[: len(ids)]
+        pending = pending[counts[pending].sum(axis=1) < p.min_spikes]
+        if not len(pending):
+            break
+    return counts
 
 
 def _keys(key: PRNGKeyArray, start: int, size: int) -> PRNGKeyArray:

@@ -259,3 +259,21 @@ def test_lockout_after_a_spike(lockout, expected):
 
     counts = np.asarray(run(state)).sum(axis=0)  # 100 ms
     assert counts.tolist() == [expected, 0]
+
+
+def test_respond_once_is_respond_for_images_answered_at_once(getkey):
+    from brainsim.models._diehl_cook import respond, respond_once
+
+    params = DiehlCookParams(
+        n_neurons=8, t_present=150.0, t_rest=10.0, max_attempts=3, min_spikes=1
+    )
+    model = DiehlCook(params)
+    state = model.init_state(key=getkey())
+    images = _blob_images(getkey(), 6)
+    images[2] = 0  # never answers: three presentations in `respond`
+    keys = jr.split(getkey(), 6)
+    counts, attempts = respond(model, state, jnp.asarray(images), keys)
+    once = respond_once(model, state, jnp.asarray(images), keys, jnp.asarray(0))
+    first = np.asarray(attempts) == 1
+    assert first.sum() >= 3 and int(attempts[2]) == 3
+    np.testing.assert_array_equal(np.asarray(once)[first], np.asarray(counts)[first])

@@ -5,6 +5,7 @@ pre_spikes, post_spikes, dt, modulation)`; `PlasticProjection` runs one on the s
 of a sparse projection.
 """
 
+from ._dc_dense import dense_stdp_step as dense_stdp_step, spike_indices as spike_indices
 from ._events import EventIndex as EventIndex, apply_changes as apply_changes
 from ._homeostasis import (
     AdaptiveThreshold as AdaptiveThreshold,

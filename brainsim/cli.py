@@ -45,34 +45,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(_ERROR_EXIT, f"brainsim: error: {message}\n")
 
 
+def _config_command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand taking a config, `--set` overrides, `--seed` and `--out`."""
+    cmd = sub.add_parser(name, help=help)
+    cmd.add_argument("config", help="path of the YAML config")
+    cmd.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value (parsed as YAML); repeatable",
+    )
+    cmd.add_argument("--seed", type=int, help="override the config's seed")
+    cmd.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
+    return cmd
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="brainsim", description="A JAX-native brain simulator.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="simulate the network a YAML config describes")
-    run.add_argument("config", help="path of the YAML config")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override a config value (parsed as YAML); repeatable",
-    )
-    run.add_argument("--seed", type=int, help="override the config's seed")
-    run.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
+    run = _config_command(sub, "run", "simulate the network a YAML config describes")
     run.add_argument("--device", choices=("cpu", "gpu"), help="override the config's device")
-    train = sub.add_parser("train", help="run the training task a YAML config names")
-    train.add_argument("config", help="path of the YAML config")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override a config value (parsed as YAML); repeatable",
-    )
-    train.add_argument("--seed", type=int, help="override the config's seed")
-    train.add_argument("--out", type=Path, help="output folder (default out/<config name>)")
+    train = _config_command(sub, "train", "run the training task a YAML config names")
     train.add_argument("--data-dir", type=Path, help="dataset folder (default $BRAINSIM_DATA)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoints")
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
@@ -100,9 +101,27 @@ def _save(out: Path, state: DiehlCookState, progress: _Progress) -> None:
     save_pytree(out / CHECKPOINT, {"state": state, "progress": dataclasses.asdict(progress)})
 
 
-def _load(out: Path) -> tuple[DiehlCookState, _Progress]:
-    saved = load_pytree(out / CHECKPOINT)
-    return saved["state"], _Progress(**saved["progress"])
+def _load(out: Path, template: DiehlCookState) -> tuple[DiehlCookState, _Progress]:
+    """The checkpoint's state and progress; a `ValueError` naming the file when its state
+    does not fit `template` (another network size, or an older version of the model)."""
+    path = out / CHECKPOINT
+    saved = load_pytree(path)
+    state = saved["state"]
+    try:
+        same_tree: bool = jtu.tree_structure(state) == jtu.tree_structure(template)  # type: ignore[operator]
+        fits = same_tree and all(
+            np.shape(a) == np.shape(b)
+            for a, b in zip(jtu.tree_leaves(state), jtu.tree_leaves(template))
+        )
+    except AttributeError:  # an older state class, missing a field this one has
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{path}: its state does not fit this config's network (another size or an "
+            "older version of the model); resume it with the config that wrote it, or "
+            "start afresh in another --out"
+        )
+    return state, _Progress(**saved["progress"])
 
 
 def _log(out: Path, record: dict[str, Any], progress: bool) -> None:
@@ -149,7 +168,7 @@ def train_stdp_mnist(
     model = DiehlCook(config.network)
     k_init, k_train, k_label, k_test = jr.split(jr.key(seed), 4)
     if resume and (out / CHECKPOINT).exists():
-        state, prog = _load(out)
+        state, prog = _load(out, model.init_state(key=k_init))
     else:
         state, prog = model.init_state(key=k_init), _Progress()
         (out / "metrics.jsonl").unlink(missing_ok=True)

@@ -220,6 +220,9 @@ def test_cli_end_to_end_and_resume_equals_uninterrupted(tmp_path, data_dir):
         return [{k: v for k, v in r.items() if "seconds" not in k and "ms_" not in k} for r in rows]
 
     assert learned(part) == learned(whole)
+    # a checkpoint of another network size is refused with the file's name, not a traceback
+    other = ["--set", "network.n_neurons=30"]
+    assert main(["train", str(cfg), "--out", str(part), *common, *sets, *other, "--resume"]) == 2
 
 
 def test_membrane_stays_between_reversal_potentials_under_massive_inhibition():

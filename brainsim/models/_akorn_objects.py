@@ -30,6 +30,8 @@ from ..oscillators._akorn_layers import (
     KuramotoBlock,
     ReadOut,
     Rotation,
+    readout_stack,
+    run_blocks,
 )
 from ..oscillators._common import check_count
 from ..train import fit
@@ -101,12 +103,8 @@ class ObjectAKOrN(eqx.Module):
             )
             for i in range(n_blocks)
         )
-        self.readouts = tuple(
-            (
-                ReadOut(channels, channels, dim, key=keys[3 + 3 * i]),
-                eqx.nn.Conv2d(channels, channels, 1, key=keys[4 + 3 * i]),
-            )
-            for i in range(n_blocks)
+        self.readouts = readout_stack(
+            channels, dim, [(keys[3 + 3 * i], keys[4 + 3 * i]) for i in range(n_blocks)]
         )
         self.mlp = eqx.nn.MLP(channels, proj_dim, 2 * channels, 1, key=keys[-1])
         self.patch = patch
@@ -123,9 +121,7 @@ class ObjectAKOrN(eqx.Module):
         """
         c = self.patchify(image) + self.position
         x = jr.normal(key, c.shape, c.dtype)
-        for block, (readout, mix) in zip(self.blocks, self.readouts, strict=True):
-            x, _ = block(x, c)
-            c = mix(jax.nn.relu(readout(x)))
+        x, c, _ = run_blocks(self.blocks, self.readouts, x, c)
         pooled = jnp.max(c.reshape(c.shape[0], -1), axis=1)
         return self.mlp(pooled), x
 

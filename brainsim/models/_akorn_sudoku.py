@@ -28,6 +28,8 @@ from ..oscillators._akorn_layers import (
     KuramotoBlock,
     ReadOut,
     Rotation,
+    readout_stack,
+    run_blocks,
 )
 from ..oscillators._common import check_count
 from ..train import fit
@@ -82,12 +84,8 @@ class SudokuAKOrN(eqx.Module):
             )
             for i in range(n_blocks)
         )
-        self.readouts = tuple(
-            (
-                ReadOut(channels, channels, dim, key=keys[2 + 3 * i]),
-                eqx.nn.Conv2d(channels, channels, 1, key=keys[3 + 3 * i]),
-            )
-            for i in range(n_blocks)
+        self.readouts = readout_stack(
+            channels, dim, [(keys[2 + 3 * i], keys[3 + 3 * i]) for i in range(n_blocks)]
         )
         self.head = eqx.nn.Conv2d(channels, 9, 1, key=keys[-1])
         self.channels = channels
@@ -108,11 +106,8 @@ class SudokuAKOrN(eqx.Module):
         """
         c = jnp.moveaxis(self.embed[puzzle.astype(jnp.int32)], -1, 0)  # (C, 9, 9)
         x = jr.normal(key, c.shape, c.dtype)
-        energy = jnp.zeros((), c.dtype)
-        for block, (readout, mix) in zip(self.blocks, self.readouts, strict=True):
-            x, energies = block(x, c, n_steps=n_steps)
-            energy = energies[-1]
-            c = mix(jax.nn.relu(readout(x)))
+        x, c, energies = run_blocks(self.blocks, self.readouts, x, c, n_steps=n_steps)
+        energy = energies[-1]
         logits = self.head(jax.nn.relu(c))  # (9, 9, 9): digit, row, col
         return logits.reshape(9, 81).T, energy
 

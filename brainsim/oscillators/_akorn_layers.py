@@ -338,3 +338,30 @@ class ReadOut(eqx.Module):
         g = y.reshape(y.shape[0] // self.dim, self.dim, *y.shape[1:])
         norm = jnp.sqrt(jnp.sum(g * g, axis=1) + 1e-12)
         return norm + self.bias[:, None, None]
+
+
+def readout_stack(channels: int, dim: int, keys) -> tuple[tuple[ReadOut, eqx.nn.Conv2d], ...]:
+    """One read-out module and 1x1 mixing convolution per Kuramoto block.
+
+    **Arguments:** `channels`, `dim` of the oscillators; `keys`: one pair of PRNG keys
+    per block, shape `(n_blocks, 2)` of keys.
+    """
+    return tuple(
+        (ReadOut(channels, channels, dim, key=k[0]), eqx.nn.Conv2d(channels, channels, 1, key=k[1]))
+        for k in keys
+    )
+
+
+def run_blocks(
+    blocks, readouts, x: Features, c: Features, *, n_steps: int | None = None
+) -> tuple[Features, Features, Array]:
+    """Run Kuramoto blocks in turn, each block's read-out becoming the next stimulus.
+
+    **Returns:** `(x, c, energies)`: the last block's oscillators, the last read-out and
+    the last block's energy trace.
+    """
+    energies = jnp.zeros((0,), c.dtype)
+    for block, (readout, mix) in zip(blocks, readouts, strict=True):
+        x, energies = block(x, c, n_steps=n_steps)
+        c = mix(jax.nn.relu(readout(x)))
+    return x, c, energies

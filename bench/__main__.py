@@ -8,7 +8,9 @@ each peer to brainsim. Raw results are appended to `bench/results/<model>.jsonl`
 Peers: BrainPy 2.9 (`brainpy.state` with brainevent's numba kernels, its fastest CPU
 mode), Brian2 2.11 (cython, cpp_standalone on 1 and 2 threads), both from the venv that
 `bench/setup_peers.sh` makes, running the scripts in `../shared/anchors/perf/`; and the
-hand-written single-thread C++ loop `../shared/anchors/coba_ref.cpp` (COBA only).
+hand-written single-thread C++ loop `../shared/anchors/coba_ref.cpp` (COBA only). The
+anchors have no COBAHH model, so `coba_hh` runs our own peer scripts of the same model,
+`bench/peers/coba_hh_brainpy.py` and `bench/peers/coba_hh_brian2.py`.
 """
 
 import argparse
@@ -68,9 +70,9 @@ def _commands(peer: str, model: str, scale: float, duration: float, venv: pathli
     if py is None or peer == "cpp-loop":
         return None
     common = ["--model", model, "--scale", str(scale), "--duration", str(duration)]
-    if peer == "brainpy-state":
-        return [py, str(perf / "coba_brainpy.py"), "--api", "state", *common]
-    if model == "coba_hh":  # the anchors have no HH model: our own Brian2 script, same model
+    if model == "coba_hh":  # the anchors have no HH model: our own peer scripts, same model
+        if peer == "brainpy-state":
+            return [py, str(HERE / "peers" / "coba_hh_brainpy.py"), *common[2:]]
         hh = HERE / "peers" / "coba_hh_brian2.py"
         targets = {
             "brian2-cython": ["--target", "cython"],
@@ -102,6 +104,8 @@ def _commands(peer: str, model: str, scale: float, duration: float, venv: pathli
             "--build-dir",
             str(SCRATCH / "brian2"),
         ]
+    if peer == "brainpy-state":
+        return [py, str(perf / "coba_brainpy.py"), "--api", "state", *common]
     return None
 
 

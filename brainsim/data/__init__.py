@@ -13,6 +13,7 @@ from ._encoders import (
     downsample_channels as downsample_channels,
     latency_encode as latency_encode,
     poisson_encode as poisson_encode,
+    random_shift as random_shift,
 )
 from ._idx import (
     load_fashion_mnist as load_fashion_mnist,

@@ -208,3 +208,35 @@ def downsample_channels(counts: ArrayLike, factor: int) -> np.ndarray:
     if factor < 1 or n % factor:
         raise ValueError(f"factor: must divide the {n} channels, got {factor}")
     return counts.reshape(*counts.shape[:-1], n // factor, factor).sum(-1)
+
+
+def random_shift(
+    images: ArrayLike, max_shift: int, *, key: PRNGKeyArray, shape: tuple[int, int] = (28, 28)
+) -> Array:
+    """Augmentation: move each image by a random whole number of pixels, filling with 0.
+
+    **Arguments:**
+
+    - `images`: a batch of flattened images, `(batch, height * width)`.
+    - `max_shift`: the largest shift in pixels; each image moves by independent uniform
+      offsets in `[-max_shift, max_shift]` along both axes (0 returns the images).
+    - `key`: PRNG key.
+    - `shape`: `(height, width)` of one image.
+
+    **Returns:** the shifted batch, of the shape and dtype of `images`.
+    """
+    x = jnp.asarray(images)
+    if max_shift < 0:
+        raise ValueError(f"max_shift: must be >= 0, got {max_shift}")
+    if x.ndim != 2 or x.shape[1] != shape[0] * shape[1]:
+        raise ValueError(f"images: expected (batch, {shape[0] * shape[1]}), got {x.shape}")
+    if max_shift == 0:
+        return x
+    s = max_shift
+    padded = jnp.pad(x.reshape(-1, *shape), ((0, 0), (s, s), (s, s)))
+    corners = jr.randint(key, (x.shape[0], 2), 0, 2 * s + 1)
+
+    def crop(image: Array, corner: Array) -> Array:
+        return jax.lax.dynamic_slice(image, (corner[0], corner[1]), shape)
+
+    return jax.vmap(crop)(padded, corners).reshape(x.shape)

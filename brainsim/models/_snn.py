@@ -35,6 +35,7 @@ from ..data import (
     load_nmnist,
     make_randman,
     nmnist_channels,
+    random_shift,
     times_to_raster,
 )
 from ..neurons import ALIF, LIF, LIFState
@@ -284,6 +285,12 @@ class SNNTaskConfig:
       manifold dimension and seed.
     - `early_stopping_patience`: epochs without a better validation score (0: off).
     - `checkpoint_every_steps`: also checkpoint mid-epoch (0: once per epoch).
+    - `augment_shift` (MNIST): move each training image by up to this many pixels, a new
+      random shift every time it is seen (0: off); validation and test images are not
+      moved.
+    - `max_minutes`: a budget of training time; when it is spent the running epoch ends
+      early, is validated and the run stops (0: no budget). The learning-rate schedule
+      still spans `epochs`.
     """
 
     dataset: Literal["mnist", "smnist", "nmnist", "randman"] = "mnist"
@@ -321,6 +328,8 @@ class SNNTaskConfig:
     randman_seed: int = 0
     early_stopping_patience: int = 0
     checkpoint_every_steps: int = 0
+    augment_shift: int = 0
+    max_minutes: float = 0.0
 
     def __post_init__(self):
         positive = ("n_steps", "epochs", "batch_size", "nmnist_factor", "randman_classes")
@@ -334,11 +343,20 @@ class SNNTaskConfig:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
         if self.surrogate_alpha <= 0 or self.init_gain <= 0 or self.nmnist_bin_ms <= 0:
             raise ValueError("surrogate_alpha, init_gain, nmnist_bin_ms: must be positive")
-        for name in ("val_size", "train_size", "test_size", "scan_chunk"):
+        for name in (
+            "val_size",
+            "train_size",
+            "test_size",
+            "scan_chunk",
+            "augment_shift",
+            "max_minutes",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if self.val_size < 1:
             raise ValueError("val_size: must be >= 1 (the best model is chosen on it)")
+        if self.augment_shift and self.dataset != "mnist":
+            raise ValueError(f"augment_shift: only for dataset mnist, not {self.dataset}")
         if self.randman_samples < 2:
             raise ValueError(f"randman_samples: must be >= 2, got {self.randman_samples}")
 
@@ -422,9 +440,13 @@ def make_encoder(config: SNNTaskConfig) -> Callable[[Array, Any], Array]:
     return encode
 
 
-def make_loss(config: SNNTaskConfig) -> Callable[..., Any]:
-    """`loss_fn(model, (x, y), key) -> (loss, {"accuracy": ...})` for `fit`."""
+def make_loss(config: SNNTaskConfig, *, train: bool = False) -> Callable[..., Any]:
+    """`loss_fn(model, (x, y), key) -> (loss, {"accuracy": ...})` for `fit`.
+
+    With `train`, the images are first augmented as the config asks (`augment_shift`).
+    """
     encode = make_encoder(config)
+    shift = config.augment_shift if train else 0
     if config.loss == "max":
         readout_loss = max_membrane_cross_entropy
     else:
@@ -432,6 +454,9 @@ def make_loss(config: SNNTaskConfig) -> Callable[..., Any]:
 
     def loss_fn(model, batch, key):
         x, y = batch
+        if shift:
+            key, key_shift = jr.split(key)
+            x = random_shift(x, shift, key=key_shift)
         v = jax.vmap(model)(encode(jnp.asarray(x), key))
         scores = jnp.max(v, axis=1) if config.loss == "max" else jnp.mean(v, axis=1)
         return readout_loss(v, y), {"accuracy": accuracy(scores, y)}
@@ -499,12 +524,13 @@ def train_snn_classifier(config: SNNTaskConfig, run: TrainRun) -> dict[str, Any]
     loss_fn = make_loss(config)
     result = fit(
         model,
-        loss_fn,
+        make_loss(config, train=True),
         train_loader,
         optimizer=optax.adam(lr),
         epochs=config.epochs,
         key=key_fit,
         val_data=val_loader,
+        val_loss_fn=loss_fn,
         filter_spec=trainable_weights(model),
         lr_schedule=lr,
         metrics_path=run.out_dir / "metrics.jsonl",
@@ -512,6 +538,7 @@ def train_snn_classifier(config: SNNTaskConfig, run: TrainRun) -> dict[str, Any]
         checkpoint_every_steps=config.checkpoint_every_steps or None,
         resume=run.resume,
         early_stopping_patience=config.early_stopping_patience or None,
+        max_seconds=config.max_minutes * 60.0 or None,
         progress=run.progress,
     )
     best = result.model
@@ -525,11 +552,16 @@ def train_snn_classifier(config: SNNTaskConfig, run: TrainRun) -> dict[str, Any]
         "val_accuracy": best_record.get("val_accuracy"),
         "best_epoch": result.best_epoch,
         "epochs_run": len(history),
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in history])),
+        "seconds_per_epoch": float(
+            np.mean([r["seconds"] for r in history if not r.get("partial")] or [np.nan])
+        ),
         "n_train": len(y_train),
         "n_val": len(data["val"][1]),
         "n_test": len(data["test"][1]),
         "stopped_early": result.stopped_early,
+        "out_of_time": result.out_of_time,
+        "train_seconds": float(sum(r["seconds"] for r in history)),
+        "steps": history[-1]["step"],
     }
     (run.out_dir / "test.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

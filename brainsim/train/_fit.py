@@ -30,6 +30,7 @@ class FitResult:
     - `history`: one dict per epoch, as written to `metrics_path`.
     - `best_epoch`: the epoch of `model` (`-1` without `val_data`).
     - `stopped_early`: whether early stopping ended the run.
+    - `out_of_time`: whether the time budget (`max_seconds`) ended the run.
     """
 
     model: Any
@@ -37,6 +38,7 @@ class FitResult:
     history: list[dict]
     best_epoch: int
     stopped_early: bool
+    out_of_time: bool = False
 
 
 def _learning_rate(schedule: Any, step: int, opt_state: Any) -> float | None:
@@ -78,6 +80,7 @@ def fit(
     epochs: int,
     key: Any,
     val_data: Any = None,
+    val_loss_fn: Callable[..., Any] | None = None,
     filter_spec: Any = eqx.is_inexact_array,
     lr_schedule: Callable[[int], Any] | float | None = None,
     metrics_path: str | os.PathLike | None = None,
@@ -85,6 +88,7 @@ def fit(
     checkpoint_every_steps: int | None = None,
     resume: bool = False,
     early_stopping_patience: int | None = None,
+    max_seconds: float | None = None,
     progress: bool | None = None,
 ) -> FitResult:
     """Train `model` by minimising `loss_fn` over `epochs` passes of `train_data`.
@@ -105,6 +109,8 @@ def fit(
     - `val_data`: a loader or a list of batches for model selection and early stopping
       (never the test set): the best model maximises validation accuracy, or minimises
       validation loss when `loss_fn` reports no accuracy.
+    - `val_loss_fn`: the loss scored on `val_data`, when it differs from the training
+      loss (e.g. a training loss that augments its inputs); default `loss_fn`.
     - `filter_spec`: which leaves are trained (`eqx.partition` spec).
     - `lr_schedule`: the learning rate or optax schedule the optimiser uses, for the log
       (without it, the rate of an `optax.inject_hyperparams` optimiser is logged).
@@ -115,6 +121,9 @@ def fit(
     - `resume`: continue from the newest checkpoint in `checkpoint_dir`, if any.
     - `early_stopping_patience`: stop after this many epochs without a better validation
       score.
+    - `max_seconds`: a budget of training time (validation excluded, time before a resume
+      included). When it is spent the current epoch ends after the running step: it is
+      validated, logged with `"partial": true` and checkpointed, and the run stops.
     - `progress`: show a tqdm bar; `None` shows it only on a terminal.
 
     **Returns:** a `FitResult`.
@@ -130,6 +139,8 @@ def fit(
         raise ValueError("checkpoint_dir: required with checkpoint_every_steps or resume")
     if early_stopping_patience is not None and val_data is None:
         raise ValueError("early_stopping_patience: needs val_data")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds: must be positive, got {max_seconds!r}")
     n_batches = len(train_data)
     if n_batches == 0:
         raise ValueError("train_data: no batches")
@@ -139,11 +150,12 @@ def fit(
         opt_state = optimizer.init(params)
     best_params = params
     # counters: epoch, next batch, optimiser steps, epochs without improvement, best epoch,
-    # stopped early
-    counters = np.array([0, 0, 0, 0, -1, 0], np.int64)
+    # stopped early, out of time
+    counters = np.array([0, 0, 0, 0, -1, 0, 0], np.int64)
     best_score = -np.inf
     sums: dict[str, float] = {}
     seconds = 0.0
+    spent = 0.0  # training seconds of the completed epochs, for `max_seconds`
     ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
     latest = ckpt.latest() if ckpt is not None else None
     n_saves = 0 if latest is None else latest + 1
@@ -152,7 +164,9 @@ def fit(
         params = unflatten_leaves(flat, "params", params)
         best_params = unflatten_leaves(flat, "best", params)
         opt_state = unflatten_leaves(flat, "opt", opt_state)
-        counters = flat["counters"].astype(np.int64)
+        counters = np.zeros(7, np.int64)
+        counters[: flat["counters"].size] = flat["counters"]
+        spent = float(flat.get("spent", 0.0))
         best_score = float(flat["best_score"])
         seconds = float(flat["seconds"])
         sums = {k[4:]: float(v) for k, v in flat.items() if k.startswith("sum/")}
@@ -168,6 +182,7 @@ def fit(
             "counters": counters.copy(),
             "best_score": np.asarray(best_score),
             "seconds": np.asarray(elapsed),
+            "spent": np.asarray(spent),
             **{f"sum/{k}": np.asarray(v) for k, v in sums.items()},
         }
         ckpt.save(n_saves, arrays)
@@ -180,7 +195,7 @@ def fit(
         path.write_text("")
     train_key, val_key = jr.split(key)
     train_step = make_train_step(loss_fn, optimizer)
-    evaluate = make_eval_step(loss_fn)
+    evaluate = make_eval_step(loss_fn if val_loss_fn is None else val_loss_fn)
 
     bar: tqdm | None = None
     try:
@@ -215,6 +230,11 @@ def fit(
                 bar.set_postfix(loss=f"{float(loss):.4f}")
                 if checkpoint_every_steps and counters[2] % checkpoint_every_steps == 0:
                     save(seconds + time.perf_counter() - start)
+                if max_seconds is not None and (
+                    spent + seconds + time.perf_counter() - start >= max_seconds
+                ):
+                    counters[6] = 1
+                    break
             bar.close()
             bar = None
             seconds += time.perf_counter() - start
@@ -223,6 +243,8 @@ def fit(
             record.update({k: v / n_done for k, v in sums.items()})
             record["seconds"] = seconds
             record["learning_rate"] = _learning_rate(lr_schedule, int(counters[2]), opt_state)
+            if counters[6] and counters[1] < n_batches:
+                record["partial"] = True
             if val_data is not None:
                 val_sums: dict[str, float] = {}
                 val_batches = list(_batches(val_data, 0))
@@ -244,7 +266,10 @@ def fit(
                     f.write(json.dumps(record) + "\n")
             counters[0] += 1
             counters[1] = 0
+            spent += seconds
             sums, seconds = {}, 0.0
+            if counters[6]:
+                counters[0] = epochs  # a resumed run also stops here
             if early_stopping_patience is not None and counters[3] >= early_stopping_patience:
                 counters[0] = epochs  # a resumed run also stops here
                 counters[5] = 1
@@ -257,4 +282,4 @@ def fit(
 
     final = eqx.combine(params, static)
     best = eqx.combine(best_params, static) if val_data is not None else final
-    return FitResult(best, final, history, int(counters[4]), bool(counters[5]))
+    return FitResult(best, final, history, int(counters[4]), bool(counters[5]), bool(counters[6]))

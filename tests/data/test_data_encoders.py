@@ -1,6 +1,7 @@
 """Encoders and binning against closed forms."""
 
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 import pytest
 
@@ -80,3 +81,33 @@ def test_bin_events_counts():
         downsample_channels(counts, 3)
     with pytest.raises(ValueError, match="channels"):
         bin_events(times, units + 1, n_channels=700, bin_size=0.01, n_bins=1)
+
+
+def test_random_shift_moves_each_image_within_the_bound():
+    from brainsim.data import random_shift
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, 10, 12), np.float32)
+    images[:, 3:7, 4:8] = rng.uniform(0.5, 1.0, (64, 4, 4))  # content away from the edges
+    out = np.asarray(random_shift(images.reshape(64, -1), 2, key=jr.key(1), shape=(10, 12)))
+    out = out.reshape(64, 10, 12)
+    seen = set()
+    for a, b in zip(images, out):
+        # b is a with its 4x4 block moved by (dy, dx), |dy|, |dx| <= 2, nothing lost
+        (ys, xs) = np.nonzero(b)
+        dy, dx = ys.min() - 3, xs.min() - 4
+        assert abs(dy) <= 2 and abs(dx) <= 2
+        np.testing.assert_array_equal(b[3 + dy : 7 + dy, 4 + dx : 8 + dx], a[3:7, 4:8])
+        assert np.count_nonzero(b) == 16
+        seen.add((dy, dx))
+    assert len(seen) > 12  # of the 25 possible shifts
+    # pixels moved past the border are dropped, and the dtype and shape stay
+    edge = np.zeros((1, 28 * 28), np.float32)
+    edge[0, 0] = 1.0
+    moved = random_shift(edge, 3, key=jr.key(0))
+    assert moved.shape == edge.shape and moved.dtype == edge.dtype
+    np.testing.assert_array_equal(random_shift(edge, 0, key=jr.key(0)), edge)
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift(edge, -1, key=jr.key(0))
+    with pytest.raises(ValueError, match="images"):
+        random_shift(edge[:, :100], 1, key=jr.key(0))

@@ -100,6 +100,8 @@ def test_layer_shapes_are_checked():
         ("val_size=0", "val_size: must be >= 1"),
         ("neuron=izh", "neuron: must be one of"),
         ("dataset=cifar", "dataset: must be one of"),
+        ("augment_shift=2", "augment_shift: only for dataset mnist"),
+        ("max_minutes=-1.0", "max_minutes: must be >= 0"),
     ],
 )
 def test_bad_task_configs_exit_2(tmp_path, capsys, override, needle):
@@ -176,3 +178,32 @@ def test_smnist_alif_runs_a_checkpointed_step(tmp_path):
     config = load_train_config(CONFIGS / "smnist_alif.yaml", overrides)
     summary = run_task(config, TrainRun(out_dir=tmp_path, data_dir=data, progress=False))
     assert math.isfinite(summary["test_loss"]) and summary["epochs_run"] == 1
+
+
+def test_mnist_shift_augments_training_batches_only(tmp_path):
+    """The training loss sees shifted images; validation and test see them as they are."""
+    from brainsim.models._snn import SNNTaskConfig, make_loss, network_for
+
+    config = SNNTaskConfig(
+        dataset="mnist", hidden=(64,), n_steps=10, augment_shift=2, init_gain=5.0
+    )
+    model = network_for(config, 784, 10, key=jr.key(0))
+    x = np.zeros((4, 28, 28), np.float32)
+    x[:, 8:20, 8:20] = 1.0
+    x = x.reshape(4, 784)
+    y = np.arange(4)
+    plain, train = make_loss(config), make_loss(config, train=True)
+    losses = {float(train(model, (x, y), jr.key(k))[0]) for k in range(4)}
+    assert len(losses) > 1  # a new shift for each key
+    # without augmentation the loss depends on the key only through the spike draws,
+    # and with intensities 0 / 1 there are none to draw
+    assert len({float(plain(model, (x, y), jr.key(k))[0]) for k in range(4)}) == 1
+
+    data = _data_dir()
+    overrides = ["train_size=600", "val_size=64", "test_size=64", "hidden=[32]", "epochs=1"]
+    overrides += ["n_steps=5", "batch_size=64", "max_minutes=10.0"]
+    config = load_train_config(CONFIGS / "mnist_snn.yaml", overrides)
+    assert config.config.augment_shift == 2
+    summary = run_task(config, TrainRun(out_dir=tmp_path, data_dir=data, progress=False))
+    assert summary["epochs_run"] == 1 and not summary["out_of_time"]
+    assert summary["n_train"] == 600 and math.isfinite(summary["test_loss"])

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import equinox as eqx
@@ -183,3 +184,63 @@ def test_logged_learning_rate_of_an_optax_schedule_under_strict_promotion():
         expected = float(schedule(10))
     assert _learning_rate(schedule, 10, None) == pytest.approx(expected)
     assert _learning_rate(0.5, 3, None) == 0.5
+
+
+class _SlowLoader:
+    """Four batches, each taking 0.3 s to arrive."""
+
+    def __init__(self, x, y):
+        self.inner = DataLoader((x, y), 8)
+
+    def __len__(self):
+        return len(self.inner)
+
+    def epoch(self, epoch, start=0):
+        for batch in self.inner.epoch(epoch, start):
+            time.sleep(0.3)
+            yield batch
+
+
+def test_time_budget_ends_a_partial_epoch_validated_and_checkpointed(tmp_path):
+    x, y = _quadratic_problem()
+    kw = dict(optimizer=optax.sgd(0.01), key=jr.key(0), progress=False)
+    result = fit(
+        Linear(jnp.zeros(3), jnp.zeros(())),
+        _mse,
+        _SlowLoader(x, y),
+        epochs=5,
+        val_data=[(x, y)],
+        max_seconds=0.5,
+        checkpoint_dir=tmp_path / "ckpt",
+        metrics_path=tmp_path / "m.jsonl",
+        **kw,
+    )
+    # the budget is spent after the first or second of four 0.3 s batches
+    assert result.out_of_time and not result.stopped_early
+    (record,) = result.history
+    assert record["partial"] and 1 <= record["step"] <= 2 and "val_loss" in record
+    assert checkpoint_position(tmp_path / "ckpt") == (5, 0, record["step"])
+    # resuming a run that ran out of time does not train further
+    again = fit(
+        Linear(jnp.zeros(3), jnp.zeros(())),
+        _mse,
+        _SlowLoader(x, y),
+        epochs=5,
+        val_data=[(x, y)],
+        max_seconds=0.5,
+        checkpoint_dir=tmp_path / "ckpt",
+        metrics_path=tmp_path / "m.jsonl",
+        resume=True,
+        **kw,
+    )
+    assert again.history == result.history
+    np.testing.assert_array_equal(again.final_model.w, result.final_model.w)
+    with pytest.raises(ValueError, match="max_seconds"):
+        fit(
+            Linear(jnp.zeros(3), jnp.zeros(())),
+            _mse,
+            _SlowLoader(x, y),
+            epochs=1,
+            max_seconds=0.0,
+            **kw,
+        )

@@ -1,0 +1,252 @@
+// Spikes times a dense weight matrix, visiting only the non-zero spikes: XLA FFI
+// handlers (CPU) for brainsim's event_dense_matmat.
+//
+//   matmul: y[m, :]  = sum over k with s[m, k] != 0 of s[m, k] * W[k, :]   (M, K) x (K, N)
+//   outer:  dW[k, :] = sum over m with s[m, k] != 0 of s[m, k] * g[m, :]   (M, K)^T x (M, N)
+//
+// `matmul` is the forward product of a dense layer fed with spikes; `outer` is its
+// gradient with respect to the weights (spikes^T @ g). Both list the events of s and
+// sum, per output row, the rows of the other operand that the events select, in a
+// block of vector registers; their cost is (number of events) x N instead of M x K x N.
+//
+// Batching: every operand may carry the same number `nb` of leading batch dimensions
+// (vmap adds one per level), each 1 (broadcast) or the result's size. s and the other
+// operand have the same dtype, float32 or float64; the result has it too.
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../ffi_common.h"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+using brainsim::BatchIndexer;
+using brainsim::Dims;
+using brainsim::ForEachEvent;
+using brainsim::Mismatch;
+
+constexpr const char* kOp = "brainsim event_dense_matmat";
+
+// out[0:n] += a * row[0:n]. Called once per event with the output row in L1 cache:
+// at these sizes this beats accumulating a block of columns in registers over the
+// event list (measured on the development machine, an AMD EPYC).
+template <typename T>
+inline void Axpy(T a, const T* __restrict row, T* __restrict out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] += a * row[j];
+}
+
+// The inputs k with s[k] != 0 (false for -0.0, true for NaN), listed into `events`
+// without a branch per input (which would mispredict at these densities); returns
+// their number.
+template <typename T>
+inline int64_t ListEvents(const T* s, int64_t n, int64_t* events) {
+  int64_t count = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    events[count] = k;
+    count += (s[k] != T(0));
+  }
+  return count;
+}
+
+// Rows [m_lo, m_hi) of y (M, N) = s (M, K) @ w (K, N): row m of y is the sum of the
+// rows of w that the events of row m of s select, each scaled by its spike.
+template <typename T>
+inline void MatmulImpl(const T* s, const T* w, T* y, int64_t m_lo, int64_t m_hi, int64_t k_in,
+                       int64_t n_out) {
+  thread_local std::vector<int64_t> events;
+  events.resize(k_in);
+  for (int64_t m = m_lo; m < m_hi; ++m) {
+    const T* sm = s + m * k_in;
+    T* ym = y + m * n_out;
+    std::fill(ym, ym + n_out, T(0));
+    const int64_t count = ListEvents(sm, k_in, events.data());
+    for (int64_t e = 0; e < count; ++e) {
+      const int64_t k = events[e];
+      Axpy(sm[k], w + k * n_out, ym, n_out);
+    }
+  }
+}
+
+// Rows [k_lo, k_hi) of dw (K, N) = s (M, K)^T @ g (M, N): row m of g, in L1 cache, is
+// added into the rows of dw that the events of row m of s select, each scaled by its
+// spike. (Sorting the events by input first, so that a row of dw stays in L1 instead,
+// measured slower.)
+template <typename T>
+inline void OuterImpl(const T* s, const T* g, T* dw, int64_t m_rows, int64_t k_lo, int64_t k_hi,
+                      int64_t k_in, int64_t n_out) {
+  std::fill(dw + k_lo * n_out, dw + k_hi * n_out, T(0));
+  thread_local std::vector<int64_t> events;
+  events.resize(k_hi - k_lo);
+  for (int64_t m = 0; m < m_rows; ++m) {
+    const T* sm = s + m * k_in + k_lo;
+    const T* gm = g + m * n_out;
+    const int64_t count = ListEvents(sm, k_hi - k_lo, events.data());
+    for (int64_t e = 0; e < count; ++e) {
+      const int64_t k = events[e];
+      Axpy(sm[k], gm, dw + (k_lo + k) * n_out, n_out);
+    }
+  }
+}
+
+// Entry points compiled twice: for the baseline x86-64 and for x86-64-v3 (AVX2, FMA),
+// picked at load time by the CPU (GCC function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BRAINSIM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define BRAINSIM_CLONES
+#endif
+
+BRAINSIM_CLONES void Matmul(const float* s, const float* w, float* y, int64_t m_lo, int64_t m_hi,
+                            int64_t k, int64_t n) {
+  MatmulImpl(s, w, y, m_lo, m_hi, k, n);
+}
+BRAINSIM_CLONES void Matmul(const double* s, const double* w, double* y, int64_t m_lo,
+                            int64_t m_hi, int64_t k, int64_t n) {
+  MatmulImpl(s, w, y, m_lo, m_hi, k, n);
+}
+BRAINSIM_CLONES void Outer(const float* s, const float* g, float* dw, int64_t m, int64_t k_lo,
+                           int64_t k_hi, int64_t k, int64_t n) {
+  OuterImpl(s, g, dw, m, k_lo, k_hi, k, n);
+}
+BRAINSIM_CLONES void Outer(const double* s, const double* g, double* dw, int64_t m, int64_t k_lo,
+                           int64_t k_hi, int64_t k, int64_t n) {
+  OuterImpl(s, g, dw, m, k_lo, k_hi, k, n);
+}
+
+// fn(lo, hi) over [0, n) in `per_worker` chunks per thread, run by the calling thread
+// and by XLA's intra-op thread pool. Workers claim chunks from a shared counter; the caller claims chunks
+// too and then waits only for chunks that another thread has claimed (and is running),
+// so it never waits on a task that the pool has not started: no deadlock, even when
+// the caller is itself a pool thread or the pool runs tasks inline. Tasks that start
+// after all chunks are claimed return at once; the counters they touch are shared.
+template <typename F>
+void ParallelFor(ffi::ThreadPool& pool, int64_t n, int64_t work_per_unit, int64_t per_worker,
+                 F fn) {
+  constexpr int64_t kMinWork = 1 << 20;  // below about a million multiply-adds, one thread
+  const int64_t threads = std::max<int64_t>(pool.num_threads(), 0);
+  const int64_t by_work = std::max<int64_t>(1, n * work_per_unit / kMinWork);
+  const int64_t workers = std::min<int64_t>({threads + 1, by_work, n});
+  if (workers <= 1) {
+    fn(0, n);
+    return;
+  }
+  struct Shared {
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+  };
+  auto shared = std::make_shared<Shared>();
+  const int64_t n_chunks = std::min<int64_t>(n, workers * per_worker);
+  const int64_t chunk = (n + n_chunks - 1) / n_chunks;
+  auto work = [shared, n, chunk, n_chunks, fn]() {
+    for (;;) {
+      const int64_t c = shared->next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= n_chunks) return;
+      const int64_t lo = c * chunk;
+      if (lo < n) fn(lo, std::min(n, lo + chunk));
+      shared->done.fetch_add(1, std::memory_order_release);
+    }
+  };
+  for (int64_t w = 1; w < workers; ++w) pool.Schedule(decltype(work)(work));
+  work();
+  while (shared->done.load(std::memory_order_acquire) < n_chunks) std::this_thread::yield();
+}
+
+enum class Kind { kMatmul, kOuter };
+
+// Shapes, per kind (core dims after the nb batch dims):
+//   matmul: a = s (M, K), b = w (K, N), out (M, N)
+//   outer:  a = s (M, K), b = g (M, N), out (K, N)
+template <Kind D, typename T>
+ffi::Error Run(ffi::ThreadPool& pool, const ffi::AnyBuffer& a, const ffi::AnyBuffer& b,
+               ffi::AnyBuffer& out) {
+  const Dims a_dims = a.dimensions(), b_dims = b.dimensions(), o_dims = out.dimensions();
+  if (o_dims.size() < 2) return Mismatch(kOp, "the result", o_dims);
+  const size_t nb = o_dims.size() - 2;
+  if (a_dims.size() != nb + 2) return Mismatch(kOp, "spikes", a_dims);
+  if (b_dims.size() != nb + 2) return Mismatch(kOp, "the second operand", b_dims);
+  std::vector<int64_t> batch(o_dims.begin(), o_dims.begin() + nb);
+  int64_t count = 1;
+  for (int64_t n : batch) count *= n;
+  for (size_t d = 0; d < nb; ++d) {
+    if (a_dims[d] != 1 && a_dims[d] != batch[d]) return Mismatch(kOp, "spikes", a_dims);
+    if (b_dims[d] != 1 && b_dims[d] != batch[d]) return Mismatch(kOp, "the second operand", b_dims);
+  }
+  const int64_t m_rows = a_dims[nb], k_in = a_dims[nb + 1];
+  int64_t n_out;
+  if constexpr (D == Kind::kMatmul) {
+    n_out = b_dims[nb + 1];
+    if (b_dims[nb] != k_in) return Mismatch(kOp, "weights", b_dims);
+    if (o_dims[nb] != m_rows || o_dims[nb + 1] != n_out) return Mismatch(kOp, "the result", o_dims);
+  } else {
+    n_out = b_dims[nb + 1];
+    if (b_dims[nb] != m_rows) return Mismatch(kOp, "the cotangent", b_dims);
+    if (o_dims[nb] != k_in || o_dims[nb + 1] != n_out) return Mismatch(kOp, "the result", o_dims);
+  }
+  const BatchIndexer at_a(a_dims, batch), at_b(b_dims, batch);
+  const T* a0 = static_cast<const T*>(a.untyped_data());
+  const T* b0 = static_cast<const T*>(b.untyped_data());
+  T* o0 = static_cast<T*>(out.untyped_data());
+  const int64_t o_core = o_dims[nb] * o_dims[nb + 1];
+  for (int64_t n = 0; n < count; ++n) {
+    const T* an = a0 + at_a.Offset(n, batch);
+    const T* bn = b0 + at_b.Offset(n, batch);
+    T* on = o0 + n * o_core;
+    // Work per unit (row of s, or input of dw) as multiply-adds if every spike fired.
+    if constexpr (D == Kind::kMatmul) {
+      ParallelFor(pool, m_rows, k_in * n_out, 4, [=](int64_t lo, int64_t hi) {
+        Matmul(an, bn, on, lo, hi, k_in, n_out);
+      });
+    } else {
+      // One chunk per thread: each chunk reads all of s and g.
+      ParallelFor(pool, k_in, m_rows * n_out, 1, [=](int64_t lo, int64_t hi) {
+        Outer(an, bn, on, m_rows, lo, hi, k_in, n_out);
+      });
+    }
+  }
+  return ffi::Error::Success();
+}
+
+template <Kind D>
+ffi::Error Dispatch(ffi::ThreadPool pool, ffi::AnyBuffer a, ffi::AnyBuffer b,
+                    ffi::Result<ffi::AnyBuffer> out) {
+  using DT = ffi::DataType;
+  const DT t = out->element_type();
+  if (a.element_type() != t || b.element_type() != t)
+    return ffi::Error::InvalidArgument(std::string(kOp) + ": operands must share one dtype");
+  if (t == DT::F32) return Run<D, float>(pool, a, b, *out);
+  if (t == DT::F64) return Run<D, double>(pool, a, b, *out);
+  return ffi::Error::InvalidArgument(std::string(kOp) + ": dtype must be float32 or float64");
+}
+
+}  // namespace
+
+#if defined(_WIN32)
+#define BRAINSIM_EXPORT __declspec(dllexport)
+#else
+#define BRAINSIM_EXPORT __attribute__((visibility("default")))
+#endif
+extern "C" {
+BRAINSIM_EXPORT XLA_FFI_Error* BrainsimSpikeMatmul(XLA_FFI_CallFrame* call_frame);
+BRAINSIM_EXPORT XLA_FFI_Error* BrainsimSpikeOuter(XLA_FFI_CallFrame* call_frame);
+}
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(BrainsimSpikeMatmul, Dispatch<Kind::kMatmul>,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(BrainsimSpikeOuter, Dispatch<Kind::kOuter>,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>());

@@ -28,3 +28,11 @@ def random_layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype):
     dense = np.zeros((n_pre, n_post))
     np.add.at(dense, (pre.ravel(), post.ravel()), np.broadcast_to(w, np.shape(idx)).ravel())
     return conn, dense
+
+
+def assert_close_to_oracle(out, expected, bound, dtype):
+    """`out` equals the float64 `expected` up to rounding: a relative error of 1e-6
+    (float32) or 1e-14 (float64) of `bound`, the sum of the absolute terms."""
+    assert out.dtype == dtype and out.shape == expected.shape
+    eps = 1e-6 if np.dtype(dtype) == np.float32 else 1e-14
+    np.testing.assert_array_less(np.abs(np.asarray(out, np.float64) - expected), eps * (1 + bound))

@@ -14,7 +14,7 @@ import pytest
 from brainsim.kernels import CSR, event_matmat, event_matvec
 from brainsim.kernels._native import native_available
 from hypothesis import given, settings, strategies as st
-from random_layouts import random_layout
+from random_layouts import assert_close_to_oracle, random_layout
 
 DENSITIES = (0.0, 1e-3, 0.1, 1.0)
 IMPLS = ("cpu", "reference") if native_available() else ("reference",)
@@ -31,10 +31,8 @@ def _batch(rng, batch, n, density, kind, dtype):
 def _check(conn, dense, spikes, s64, transpose, impl):
     out = event_matmat(conn, spikes, transpose=transpose, impl=impl)
     expected = s64 @ dense.T if transpose else s64 @ dense
-    assert out.dtype == conn.weights.dtype and out.shape == expected.shape
     bound = np.abs(s64) @ (np.abs(dense).T if transpose else np.abs(dense))
-    eps = 1e-6 if conn.weights.dtype == jnp.float32 else 1e-14
-    np.testing.assert_array_less(np.abs(np.asarray(out, np.float64) - expected), eps * (1 + bound))
+    assert_close_to_oracle(out, expected, bound, conn.weights.dtype)
 
 
 @settings(max_examples=12, deadline=None, derandomize=True, database=None)

@@ -15,6 +15,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,8 +31,12 @@ class RemoteFile:
     - `name`: its name on the server (appended to a base URL) and on disk.
     - `size`: bytes, or `None` when not published.
     - `md5`, `sha256`: published hex digests (at least one).
-    - `unpack`: `"gunzip"` to store the decompressed file without the `.gz` suffix.
+    - `unpack`: `"gunzip"` to store the decompressed file without the `.gz` suffix;
+      `"unzip"` to extract a zip archive into the dataset's folder (the archive is then
+      deleted, and a marker `.<name>.unpacked` holding its md5 says the extraction
+      completed).
     - `unpacked_md5`: the published md5 of the decompressed file, if any.
+    - `remote`: the file's path on the server when it differs from `name`.
     """
 
     name: str
@@ -40,18 +45,21 @@ class RemoteFile:
     sha256: str | None = None
     unpack: str | None = None
     unpacked_md5: str | None = None
+    remote: str | None = None
 
     def __post_init__(self):
         if self.md5 is None and self.sha256 is None:
             raise ValueError(f"{self.name}: a published md5 or sha256 is required")
-        if self.unpack not in (None, "gunzip"):
-            raise ValueError(f"unpack: must be None or 'gunzip', got {self.unpack!r}")
+        if self.unpack not in (None, "gunzip", "unzip"):
+            raise ValueError(f"unpack: must be None, 'gunzip' or 'unzip', got {self.unpack!r}")
 
     @property
     def local_name(self) -> str:
-        """The name the readers expect (without `.gz` when unpacked)."""
+        """The name the readers expect (without `.gz` when unpacked; a zip's marker)."""
         if self.unpack == "gunzip" and self.name.endswith(".gz"):
             return self.name[:-3]
+        if self.unpack == "unzip":
+            return f".{self.name}.unpacked"
         return self.name
 
 
@@ -67,7 +75,9 @@ class RemoteDataset:
 
 # Checksums: MNIST's md5s are the published ones (torchvision checks them), its sha256s
 # and Fashion-MNIST's are those of the byte-identical copies in ../shared/data (see its
-# README); SHD's md5s are the publisher's md5sums.txt values as public loaders use them.
+# README); SHD's md5s are the publisher's md5sums.txt values as public loaders use them;
+# N-MNIST's are those that tonic and SpikingJelly check for the publisher's Mendeley Data
+# archives (no digest is printed on the dataset's page).
 DATASETS: dict[str, RemoteDataset] = {
     "mnist": RemoteDataset(
         folder="mnist",
@@ -153,6 +163,25 @@ DATASETS: dict[str, RemoteDataset] = {
             ),
         ),
     ),
+    "nmnist": RemoteDataset(
+        folder="nmnist",
+        mirrors=("https://data.mendeley.com/public-files/datasets/468j46mzdv/files/",),
+        source="Orchard et al. 2015, N-MNIST (CC BY-SA 4.0), Mendeley Data 468j46mzdv",
+        files=(
+            RemoteFile(
+                "Train.zip",
+                md5="20959b8e626244a1b502305a9e6e2031",
+                unpack="unzip",
+                remote="39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",
+            ),
+            RemoteFile(
+                "Test.zip",
+                md5="69ca8762b2fe404d9b9bad1103e97832",
+                unpack="unzip",
+                remote="05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
+            ),
+        ),
+    ),
 }
 
 _CHUNK = 1 << 16
@@ -215,6 +244,40 @@ def _gunzip(src: Path, dst: Path) -> None:
         raise DownloadError(f"{src.name}: not a complete gzip file ({e})") from None
 
 
+def _unzip(archive: Path, name: str, folder: Path, marker: Path, md5: str | None) -> None:
+    """Extract `archive` (`name` on the server) into `folder` through a hidden staging
+    folder, then write `marker`.
+
+    The staging folder is moved entry by entry into place, so an interrupted extraction
+    leaves only `.<name>.staging` (removed by the next attempt) and no marker.
+    """
+    staging = folder / f".{name}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with zipfile.ZipFile(archive) as z:
+            bad = z.testzip()
+            if bad is not None:
+                raise DownloadError(f"{folder / name}: member {bad} is corrupt")
+            for member in z.namelist():
+                target = (staging / member).resolve()
+                if not target.is_relative_to(staging.resolve()):
+                    raise DownloadError(f"{folder / name}: member {member} leaves the folder")
+            z.extractall(staging)
+    except zipfile.BadZipFile as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"{folder / name}: not a complete zip file ({e})") from None
+    except DownloadError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for entry in staging.iterdir():
+        destination = folder / entry.name
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        os.replace(entry, destination)
+    staging.rmdir()
+    marker.write_text((md5 or "") + "\n")
+
+
 def fetch_file(
     spec: RemoteFile, base_urls: Sequence[str], folder: Path, *, timeout: float = 60.0
 ) -> tuple[Path, str]:
@@ -239,12 +302,15 @@ def fetch_file(
     final = folder / spec.local_name
     if spec.unpack is None and final.is_file() and _mismatch(spec, final) is None:
         return final, "present"
-    if spec.unpack is not None and final.is_file() and _unpacked_ok(spec, final):
+    if spec.unpack == "gunzip" and final.is_file() and _unpacked_ok(spec, final):
         return final, "present"
+    if spec.unpack == "unzip" and final.is_file():
+        if final.read_text().strip() == (spec.md5 or ""):
+            return final, "present"
     part = folder / f".{spec.name}.part"
     failures = []
     for base in base_urls:
-        url = base.rstrip("/") + "/" + spec.name
+        url = base.rstrip("/") + "/" + (spec.remote or spec.name)
         try:
             _download(url, part, timeout)
             why = _mismatch(spec, part)
@@ -264,6 +330,11 @@ def fetch_file(
                 unpacked.unlink()
                 raise DownloadError(f"{final}: md5 of the unpacked file is not {spec.unpacked_md5}")
             os.replace(unpacked, final)
+        elif spec.unpack == "unzip":
+            try:
+                _unzip(part, spec.name, folder, final, spec.md5)
+            finally:
+                part.unlink(missing_ok=True)
         else:
             os.replace(part, final)
         return final, "downloaded"
@@ -282,7 +353,7 @@ def fetch_dataset(
 
     **Arguments:**
 
-    - `name`: one of `DATASETS` (`mnist`, `fashion_mnist`, `shd`).
+    - `name`: one of `DATASETS` (`mnist`, `fashion_mnist`, `shd`, `nmnist`).
     - `data_dir`: the data directory (what `--data-dir` / `BRAINSIM_DATA` name later).
     - `base_url`: a mirror to use instead of the publisher's (files at `base_url/<name>`).
     - `timeout`: seconds to wait for the server.
@@ -299,6 +370,8 @@ def fetch_dataset(
     folder = Path(data_dir) / dataset.folder
     mirrors = (base_url,) if base_url is not None else dataset.mirrors
     for spec in dataset.files:
+        if base_url is not None:  # a mirror holds the files under their own names
+            spec = dataclasses.replace(spec, remote=None)
         path, status = fetch_file(spec, mirrors, folder, timeout=timeout)
         if report is not None:
             report(f"{path}: {status}, checksum ok")

@@ -6,13 +6,14 @@ import hashlib
 import http.server
 import os
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from brainsim.cli import main
-from brainsim.data import load_mnist
+from brainsim.data import load_mnist, load_nmnist
 from brainsim.data._fetch import DATASETS, DownloadError, RemoteFile, fetch_file
 
 
@@ -181,3 +182,48 @@ def test_cli_fetches_real_mnist_from_a_loopback_mirror(serve, tmp_path, capsys):
     assert capsys.readouterr().out.count("checksum ok") == 4
     images, labels = load_mnist(tmp_path / "data", "test")
     assert images.shape == (10000, 28, 28) and np.bincount(labels)[0] == 980
+
+
+def _nmnist_zip(path: Path, split: str) -> None:
+    """A zip in the published layout: `<Split>/<class>/<id>.bin` of 5-byte events."""
+    with zipfile.ZipFile(path, "w") as z:
+        for label in (3, 7):
+            # one event: x 2, y 5, polarity 1, t 1000 us
+            event = bytes([2, 5, 0x80 | (1000 >> 16), (1000 >> 8) & 0xFF, 1000 & 0xFF])
+            z.writestr(f"{split}/{label}/0000{label}.bin", event * (label + 1))
+
+
+def test_unzip_extracts_the_readers_layout_only_after_verification(serve, remote, tmp_path):
+    for split in ("Train", "Test"):
+        _nmnist_zip(remote / f"{split}.zip", split)
+    dest = tmp_path / "data" / "nmnist"
+    for split in ("Train", "Test"):
+        spec = _spec(remote / f"{split}.zip", unpack="unzip", remote=f"{split}.zip")
+        path, status = fetch_file(spec, [serve(remote)], dest)
+        assert status == "downloaded" and path.name == f".{split}.zip.unpacked"
+        assert fetch_file(spec, [serve(remote)], dest)[1] == "present"
+    # the archives and staging folders are gone; the reader takes the extracted folders
+    assert sorted(p.name for p in dest.iterdir()) == [
+        ".Test.zip.unpacked",
+        ".Train.zip.unpacked",
+        "Test",
+        "Train",
+    ]
+    events, labels = load_nmnist(tmp_path / "data", split="test")
+    assert sorted(labels.tolist()) == [3, 7]
+    assert sorted(len(e) for e in events) == [4, 8] and events[0]["t"][0] == 1000
+
+
+def test_a_corrupt_zip_is_refused_and_leaves_no_marker(serve, remote, tmp_path):
+    data = b"PK\x03\x04" + b"\x00" * 100  # a zip header and nothing sound after it
+    (remote / "Train.zip").write_bytes(data)
+    spec = _spec(remote / "Train.zip", unpack="unzip")
+    with pytest.raises(DownloadError, match="Train.zip: not a complete zip file"):
+        fetch_file(spec, [serve(remote)], tmp_path / "dest")
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == []
+
+
+def test_nmnist_is_listed_with_the_publishers_archives():
+    files = DATASETS["nmnist"].files
+    assert [f.name for f in files] == ["Train.zip", "Test.zip"]
+    assert all(f.unpack == "unzip" and f.md5 and f.remote for f in files)

@@ -24,15 +24,22 @@ The setting is BrainPy's, matched exactly
 
 How brainsim computes it (the same function, not the same program): the input layer
 does not depend on the network's state, so it is applied to all 100 x 64 input vectors
-at once, before the time loop; likewise the readout layer after it (then its
-exponential filter, `brainsim.synapses.Exponential`, runs as its own small scan). The
-time loop carries only the synapse (`brainsim.synapses.Exponential`), the membrane
+at once, before the time loop; likewise the readout layer after it. The readout
+synapse is linear, so the time average of its potential is a fixed weighted sum of its
+inputs, computed as such (`readout_average`; `readout_by_steps` steps
+`brainsim.synapses.Exponential` instead, and the checks compare the two). The time loop
+carries only the hidden synapse (`brainsim.synapses.Exponential`), the membrane
 potential and the last spikes. Variants:
 
-- `event`: the input and readout layers through `brainsim.kernels.event_dense_matmat`,
-  which visits only the non-zero spikes, forward and in the weight gradient;
-- `event_rec`: as `event`, and the recurrent layer through it too (one call per step);
-- `dense`: the same program with dense `jnp.matmul`s (what spike sparsity buys).
+- `event_bptt` (the fast one): the input, recurrent and readout layers through
+  `brainsim.kernels.event_dense_matmat`, which visits only the non-zero spikes, forward
+  and in the weight gradient; the hidden layer's backward pass is written out
+  (`lif_layer`'s custom VJP: one reverse loop for the synaptic input's cotangent, then
+  the recurrent weights' gradient as one event-driven product over all steps);
+- `event_rec`: the same kernels, with `jax.grad` through the time loop (the recurrent
+  weights' gradient is then one small outer product per step);
+- `event`: as `event_rec` with a dense recurrent product;
+- `dense`: the same program with dense `jnp.matmul`s only (what spike sparsity buys).
 
 The LIF step and the ReluGrad surrogate are written here: `brainsim.neurons.LIF`
 resets hard (`v <- v_reset`) and spikes on `v > v_th`, and none of brainsim's surrogate
@@ -47,6 +54,12 @@ Every variant and every peer runs in its own process; peak RSS is that process's
 (`--peers` first needs `bash bench/setup_peers.sh` (BrainPy) and
 `bash bench/setup_train_peers.sh` (snnTorch, spyx)). `--steps 3` for a quick check.
 Prints one `RESULT {json}` line per run, then a markdown table.
+
+Checks (no timing): `--check` compares every variant's loss and gradients with the
+`dense` variant's `jax.grad`; `--check-brainpy [NPZ]` runs BrainPy's network (built and
+seeded as the anchor builds it) once in BrainPy's venv, exports its weights, inputs,
+readout, loss and gradients, and compares every variant's on the same weights and
+inputs.
 """
 
 import argparse
@@ -69,7 +82,7 @@ DT = 1.0  # ms
 TAU_SYN, TAU_M, TAU_OUT = 5.0, 20.0, 10.0
 V_TH, V_RESET = 1.0, 0.0
 INIT_SCALES = {"w_in": 7.0, "w_rec": 1.0, "w_out": 2.0}  # KaimingNormal variance scales
-VARIANTS = ("event", "event_rec", "dense")
+VARIANTS = ("event_bptt", "event_rec", "event", "dense")
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = ROOT.parent / "shared" / "anchors" / "perf"
@@ -147,24 +160,78 @@ def build(variant: str, weights: dict, *, unroll: int = 1) -> Model:
     syn = Exponential(N_HID, tau=TAU_SYN)
     readout = Exponential(N_OUT, tau=TAU_OUT)
     decay_m = float(np.exp(-DT / TAU_M))
-    event_io = variant in ("event", "event_rec")
-    event_rec = variant == "event_rec"
+    event_io = variant != "dense"
+    event_rec = variant in ("event_rec", "event_bptt")
+    v_scale = V_TH - V_RESET
+
+    def lif_scan(i_in, w_rec):
+        """The hidden layer over time: spikes `(T, B, N_HID)` and potentials after each step."""
+
+        def step(carry, i_t):
+            g, v, s_prev = carry  # s_prev = spike((v - V_TH) / v_scale)
+            g = syn.step(g, i_t + layer(s_prev, w_rec, event=event_rec), 0.0, DT)
+            v = v - v_scale * s_prev  # soft reset
+            v = v * decay_m + (1.0 - decay_m) * g
+            s = spike((v - V_TH) / v_scale)
+            return (g, v, s), (s, v)
+
+        zeros = jnp.zeros((B, N_HID), jnp.float32)
+        _, (s, v) = jax.lax.scan(step, (zeros, zeros, zeros), i_in, unroll=unroll)
+        return s, v
+
+    @jax.custom_vjp
+    def lif_layer(i_in, w_rec):
+        """`lif_scan`'s spikes, with the backward pass below (variant `event_bptt`)."""
+        return lif_scan(i_in, w_rec)[0]
+
+    def lif_layer_fwd(i_in, w_rec):
+        s, v = lif_scan(i_in, w_rec)
+        return s, (s, v, w_rec)
+
+    def lif_layer_bwd(residuals, ds):
+        """BPTT of `lif_scan` written out: one reverse loop for the cotangents of the
+        synaptic input (`dG`), then the recurrent weights' gradient as one event-driven
+        outer product over all steps (`S_prev.T @ dG`) instead of one per step.
+
+        Per step t, going back, with `cG`, `cV`, `cS` the cotangents of `g_t`, `v_t`,
+        `s_t` from step t+1 (zero after the last step), `e = exp(-dt/tau_m)`,
+        `a = exp(-dt/tau_syn)`:
+        `dS = ds_t + cS`; `dV = cV + ReluGrad'(v_t) dS`; `dG = cG + (1 - e) dV`;
+        then, for step t-1: `cG = a dG`, `cV = e dV` (through the soft reset's
+        `v - s`), `cS = dG @ W.T - e dV`.
+        """
+        s, v, w_rec = residuals
+        a = jnp.exp(-DT / syn.tau)
+        w_t = w_rec.T  # (post, pre), once for all steps
+
+        def back(carry, xs):
+            c_g, c_v, c_s = carry
+            ds_t, v_t = xs
+            x = (v_t - V_TH) / v_scale
+            d_s = ds_t + c_s
+            d_v = c_v + jnp.maximum(0.3 - 0.3 * jnp.abs(x), 0.0) / v_scale * d_s
+            d_g = c_g + (1.0 - decay_m) * d_v
+            d_vp = decay_m * d_v  # cotangent of v_t before the leak, after the reset
+            c_s = jnp.matmul(d_g, w_t) - v_scale * d_vp
+            return (a * d_g, d_vp, c_s), d_g
+
+        zeros = jnp.zeros((B, N_HID), jnp.float32)
+        _, d_g = jax.lax.scan(back, (zeros, zeros, zeros), (ds, v), reverse=True)
+        s_prev = jnp.concatenate([jnp.zeros_like(s[:1]), s[:-1]]).reshape(T * B, N_HID)
+        _, pullback = jax.vjp(lambda w: event_dense_matmat(s_prev, w), w_rec)
+        (d_w,) = pullback(d_g.reshape(T * B, N_HID))
+        return d_g, d_w
+
+    lif_layer.defvjp(lif_layer_fwd, lif_layer_bwd)
 
     def forward(w: Weights, x):
         """Readout layer outputs `(T, B, N_OUT)` and hidden spikes `(T, B, N_HID)`."""
         i_in = layer(x.reshape(T * B, N_IN), w.w_in, event=event_io).reshape(T, B, N_HID)
         i_in = i_in + w.b_in
-
-        def step(carry, i_t):
-            g, v, s_prev = carry  # s_prev = spike((v - V_TH) / (V_TH - V_RESET))
-            g = syn.step(g, i_t + layer(s_prev, w.w_rec, event=event_rec), 0.0, DT)
-            v = v - (V_TH - V_RESET) * s_prev  # soft reset
-            v = v * decay_m + (1.0 - decay_m) * g
-            s = spike((v - V_TH) / (V_TH - V_RESET))
-            return (g, v, s), s
-
-        zeros = jnp.zeros((B, N_HID), jnp.float32)
-        _, s = jax.lax.scan(step, (zeros, zeros, zeros), i_in, unroll=unroll)
+        if variant == "event_bptt":
+            s = lif_layer(i_in, w.w_rec)
+        else:
+            s = lif_scan(i_in, w.w_rec)[0]
         y = layer(s.reshape(T * B, N_HID), w.w_out, event=event_io).reshape(T, B, N_OUT)
         return y + w.b_out, s
 
@@ -365,6 +432,41 @@ def check_brainpy(npz_path: Path | None) -> dict:
     return out
 
 
+def check_variants(seed: int = 3) -> dict:
+    """Every variant's loss and gradients against the `dense` one (plain autodiff).
+
+    `event_bptt`'s hand-written backward pass and the event kernels must give what
+    `jax.grad` of the dense program gives, to float32 rounding. Returns the largest
+    absolute differences, and the gradients' largest magnitudes for scale.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    weights = init_weights(seed)
+    x, labels = (jnp.asarray(a) for a in make_batch(seed + 1))
+    results = {}
+    for variant in ("dense", *(v for v in VARIANTS if v != "dense")):
+        model = build(variant, weights)
+        value, grads = jax.value_and_grad(lambda w, m=model: m.loss_fn(w, (x, labels), None)[0])(
+            model.weights
+        )
+        results[variant] = (float(value), grads)
+    ref_loss, ref_grads = results["dense"]
+    out: dict = {}
+    for variant, (value, grads) in results.items():
+        if variant == "dense":
+            continue
+        row = dict(loss_abs_diff=abs(value - ref_loss))
+        for name in ("w_in", "b_in", "w_rec", "w_out", "b_out"):
+            ref = np.asarray(getattr(ref_grads, name))
+            row[f"grad_{name}_max_abs_diff"] = float(
+                np.abs(np.asarray(getattr(grads, name)) - ref).max()
+            )
+            row[f"grad_{name}_max_abs"] = float(np.abs(ref).max())
+        out[variant] = row
+    return out
+
+
 # --- the driver ----------------------------------------------------------------------
 
 
@@ -439,10 +541,18 @@ def main(argv=None) -> None:
         help="compare loss, readout and gradients with BrainPy's on its weights and inputs "
         "(runs BrainPy in its venv; NPZ: keep or reuse its export there)",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare every variant's loss and gradients with the dense autodiff variant",
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
+    if args.check:
+        print("CHECK " + json.dumps(check_variants()), flush=True)
+        return
     if args.check_brainpy is not None:
         path = Path(args.check_brainpy) if args.check_brainpy else None
         print("CHECK " + json.dumps(check_brainpy(path)), flush=True)

@@ -7,6 +7,10 @@ against a loop; jit against eager; that the native kernels are what runs; bad in
 fallback when the native library is missing.
 """
 
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import jax
@@ -22,9 +26,20 @@ needs_native = pytest.mark.skipif(
 )
 
 DENSITIES = (0.0, 1e-3, 0.1, 1.0)
-SHAPES = ((0, 3, 4), (3, 0, 4), (3, 4, 0), (1, 1, 1), (5, 8, 3), (37, 70, 9), (64, 300, 20))
+# n covers the kernels' column blocks (64 float32 or 32 float64 columns) and remainders.
+SHAPES = (
+    (0, 3, 4),
+    (3, 0, 4),
+    (3, 4, 0),
+    (1, 1, 1),
+    (5, 8, 3),
+    (37, 70, 9),
+    (64, 300, 20),
+    (9, 40, 64),
+    (7, 33, 150),
+)
 # Large enough that the native kernels split the work over XLA's intra-op threads.
-LARGE = (400, 700, 96)
+LARGE = (400, 700, 280)
 IMPLS = ("cpu", "reference")
 
 
@@ -269,3 +284,37 @@ def test_missing_library_falls_back_to_reference_with_one_warning(monkeypatch):
         warnings.simplefilter("error")
         event_dense_matmat(s, w, impl="cpu")  # warned once only
     dense_cpu._warn_unavailable.cache_clear()
+
+
+PORTABLE_CHECK = textwrap.dedent(
+    """
+    import jax, numpy as np
+    from brainsim.kernels import event_dense_matmat
+    from brainsim.kernels.event_dense import cpu
+    assert cpu._registered() is None, cpu._registered()
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        for dtype in (np.float32, np.float64):
+            for m, k, n in ((5, 13, 3), (40, 70, 72), (30, 50, 256), (400, 700, 150)):
+                s = np.where(rng.random((m, k)) < 0.1, rng.uniform(-1, 1, (m, k)), 0.0)
+                s, w = s.astype(dtype), rng.normal(size=(k, n)).astype(dtype)
+                g = rng.normal(size=(m, n)).astype(dtype)
+                y, vjp = jax.vjp(lambda w: event_dense_matmat(s, w, impl="cpu"), w)
+                (dw,) = vjp(g)
+                tol = 1e-4 if dtype == np.float32 else 1e-10
+                np.testing.assert_allclose(y, s.astype(float) @ w, rtol=tol, atol=tol)
+                np.testing.assert_allclose(dw, s.T.astype(float) @ g, rtol=tol, atol=tol)
+    print("portable ok")
+    """
+)
+
+
+@needs_native
+def test_portable_path_matches_oracle():
+    """The kernels' baseline x86-64 path (the AVX2 one runs elsewhere in this file)."""
+    env = dict(os.environ, BRAINSIM_KERNELS_PORTABLE="1", JAX_PLATFORMS="cpu")
+    out = subprocess.run(
+        [sys.executable, "-c", PORTABLE_CHECK], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "portable ok" in out.stdout

@@ -509,21 +509,29 @@ def _peer_commands(n_steps: int) -> list[tuple[str, list[str]]]:
 
 
 def _table(results: list[dict]) -> str:
-    base = next((r for r in results if r["name"].startswith("BrainPy") and "error" not in r), None)
+    """Markdown: one row per run, with speed ratios to BrainPy and snnTorch."""
+
+    def peer(prefix: str) -> dict | None:
+        ok = (r for r in results if r["name"].startswith(prefix) and "error" not in r)
+        return next(ok, None)
+
+    bases = {"BrainPy": peer("BrainPy"), "snnTorch": peer("snnTorch")}
     lines = [
-        "| run | steps/s | x BrainPy | first call s | peak RSS MiB | loss first -> last "
-        "| hidden rate |",
-        "|---|---|---|---|---|---|---|",
+        "| run | steps/s | x BrainPy | x snnTorch | first call s | peak RSS MiB "
+        "| loss first -> last | hidden rate |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['name']} | failed | | | | | |")
+            lines.append(f"| {r['name']} | failed | | | | | | |")
             continue
-        ratio = f"{r['steps_per_s'] / base['steps_per_s']:.2f}" if base else "n/a"
-        rate = r.get("hidden_rate", "")
+        ratios = [
+            f"{r['steps_per_s'] / b['steps_per_s']:.2f}" if b else "n/a" for b in bases.values()
+        ]
         lines.append(
-            f"| {r['name']} | {r['steps_per_s']:.2f} | {ratio} | {r['first_call_s']} | "
-            f"{r['peak_rss_mib']} | {r['loss_first']} -> {r['loss_last']} | {rate} |"
+            f"| {r['name']} | {r['steps_per_s']:.2f} | {ratios[0]} | {ratios[1]} | "
+            f"{r['first_call_s']} | {r['peak_rss_mib']} | {r['loss_first']} -> {r['loss_last']} "
+            f"| {r.get('hidden_rate', '')} |"
         )
     return "\n".join(lines)
 

@@ -239,7 +239,8 @@ def build(variant: str, weights: dict, *, unroll: int = 1) -> Model:
     # step t is sum_{k<=t} a^(t-k) y_k (a = exp(-dt/tau)), so its time average is the
     # fixed combination sum_k c_k y_k with c_k = (1 - a^(T-k+1)) / (T (1 - a)),
     # k = 1..T. `readout_average` computes it so (exactly what stepping
-    # `Exponential` T times and averaging gives; `check_readout_average` tests it).
+    # `Exponential` T times and averaging gives: `readout_by_steps`, which the checks
+    # compare with it).
     a = np.exp(-DT / TAU_OUT)
     weights_t = jnp.asarray((1.0 - a ** np.arange(T, 0, -1)) / (T * (1.0 - a)), jnp.float32)
 
@@ -268,8 +269,8 @@ def build(variant: str, weights: dict, *, unroll: int = 1) -> Model:
 def make_batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Bernoulli(0.05) input spikes `(T, B, N_IN)` (float32) and labels `(B,)`, by numpy.
 
-    (numpy, not `jax.random`: generating the 4.5 million draws in JAX costs about
-    150 MiB of peak memory in compiled temporaries, which is not the train step's.)
+    (numpy, not `jax.random`: drawing the 4.5 million numbers in JAX raised the
+    process's peak memory by about 90 MiB here, which is not the train step's.)
     """
     rng = np.random.default_rng(seed)
     x = (rng.random((T, B, N_IN), dtype=np.float32) < P_IN).astype(np.float32)

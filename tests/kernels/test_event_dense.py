@@ -318,3 +318,14 @@ def test_portable_path_matches_oracle():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "portable ok" in out.stdout
+
+
+def test_unsupported_weight_dtype_runs_the_reference_without_warning():
+    s = jnp.array([[1.0, 0.0], [0.0, 1.0]], jnp.bfloat16)
+    w = jnp.array([[1.0, 2.0], [3.0, 4.0]], jnp.bfloat16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = event_dense_matmat(s, w, impl="cpu")
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(out, np.float32), [[1.0, 2.0], [3.0, 4.0]])
+    assert "brainsim_spike" not in str(jax.make_jaxpr(event_dense_matmat)(s, w))

@@ -14,14 +14,18 @@ at dt = 1 ms) and `skip = 25` over 250-ms samples. A value near 1 marks a networ
 criticality: a spike causes about one spike downstream.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported on first use: `import brainsim` stays light
+    import scipy.sparse as sp
 
 
-def _adjacency(conn: Any, n: int) -> sp.csr_matrix:
+def _adjacency(conn: Any, n: int) -> "sp.csr_matrix":
     """`A[i, j] = 1` when neuron `i` reaches neuron `j`, as a scipy CSR matrix."""
+    import scipy.sparse as sp
+
     if hasattr(conn, "pre_ids") and hasattr(conn, "post_ids"):
         if conn.n_pre != n or conn.n_post != n:
             raise ValueError(
@@ -64,8 +68,10 @@ def _check(raster: Any, window: int, skip: int) -> np.ndarray:
     return (x != 0).astype(np.float64)
 
 
-def _shifted_sum(x: sp.csr_matrix, shifts: range) -> sp.csr_matrix:
+def _shifted_sum(x: "sp.csr_matrix", shifts: range) -> "sp.csr_matrix":
     """`sum_d x[t - d]` over `d` in `shifts` (rows outside the raster count as zero)."""
+    import scipy.sparse as sp
+
     steps, n = x.shape
     total = sp.csr_matrix((steps, n))
     for d in shifts:
@@ -77,12 +83,14 @@ def _shifted_sum(x: sp.csr_matrix, shifts: range) -> sp.csr_matrix:
     return sp.csr_matrix(total)
 
 
-def _sample_ratios(x: np.ndarray, adj: sp.csr_matrix, window: int) -> np.ndarray:
+def _sample_ratios(x: np.ndarray, adj: "sp.csr_matrix", window: int) -> np.ndarray:
     """Mean ratio per neuron for one `(T, n)` sample; NaN where a neuron did not spike.
 
     Everything stays sparse: the windowed spike counts, their sums over sources and
     targets, and the events.
     """
+    import scipy.sparse as sp
+
     steps, n = x.shape
     spikes = sp.csr_matrix(x)
     past = _shifted_sum(spikes, range(1, window + 1))  # row t: spikes in [t - window, t)

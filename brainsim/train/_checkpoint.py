@@ -7,7 +7,6 @@ from typing import Any
 import jax
 import jax.tree_util as jtu
 import numpy as np
-import orbax.checkpoint as ocp
 
 
 def flatten_leaves(tree: Any, prefix: str) -> dict[str, np.ndarray]:
@@ -47,6 +46,9 @@ class Checkpoints:
     """
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 2):
+        import orbax.checkpoint as ocp  # imported on first use: it costs ~40 MiB of RSS
+
+        self._ocp = ocp
         self.directory = Path(directory).absolute()
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True
@@ -59,7 +61,7 @@ class Checkpoints:
 
     def save(self, number: int, arrays: dict[str, np.ndarray]) -> None:
         """Write checkpoint `number` (a flat dict of arrays) and wait until it is complete."""
-        self.manager.save(number, args=ocp.args.StandardSave(arrays), force=True)
+        self.manager.save(number, args=self._ocp.args.StandardSave(arrays), force=True)
         self.manager.wait_until_finished()
 
     def restore(self, number: int | None = None) -> dict[str, np.ndarray]:
@@ -67,7 +69,7 @@ class Checkpoints:
         number = self.latest() if number is None else number
         if number is None:
             raise FileNotFoundError(f"{self.directory}: no complete checkpoint")
-        restored = self.manager.restore(number, args=ocp.args.StandardRestore())
+        restored = self.manager.restore(number, args=self._ocp.args.StandardRestore())
         return {k: np.asarray(v) for k, v in restored.items()}
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ configs fail early, and `configs/dcls_shd.yaml` runs end to end on a tiny SHD-la
 file."""
 
 import json
+import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -190,6 +191,111 @@ def test_every_dcls_config_loads():
         config = load_train_config(CONFIGS / f"{name}.yaml")
         assert config.task == "dcls"
     shd = load_train_config(CONFIGS / "dcls_shd.yaml").config
+    randman = load_train_config(CONFIGS / "dcls_randman.yaml").config
+    assert (shd.rounded_epochs, randman.epochs, randman.rounded_epochs) == (0, 8, 3)
     assert (shd.hidden, shd.n_taps, shd.input_channels // shd.channel_pool) == ((256, 256), 25, 140)
     net = DCLSNet((140, 256, 256, 20), n_taps=25, dt=10.0, tau_m=10.05, key=jr.key(0))
     assert net.n_params() == 2 * (140 * 256 + 256 * 256 + 256 * 20)  # the paper's 0.2 M
+
+
+def test_rounded_network_freezes_whole_delays_and_evaluates_the_same(getkey):
+    net, x = _random_net(getkey())
+    fixed = net.rounded()
+    assert (net.mode, fixed.mode) == ("learned", "fixed")
+    for layer, old in zip(fixed.layers, net.layers):
+        np.testing.assert_array_equal(layer.delays, np.rint(old.delays))
+        assert np.any(np.asarray(old.delays) != np.rint(old.delays))  # there was rounding to do
+        assert layer.weights is old.weights
+    spec = trainable(fixed)  # weights and batch norm train, delays and the width do not
+    assert all(ly.weights and ly.bn_scale and not ly.delays for ly in spec.layers[:-1])
+    assert not spec.sigma and all(ly.delays for ly in trainable(net).layers)
+    v_net, _ = net.forward(x[None], train=False)
+    v_fixed, _ = fixed.forward(x[None], train=False)
+    np.testing.assert_array_equal(v_fixed, v_net)
+    # training mode of the rounded network runs the rounded delays (no Gaussian spread)
+    no_bn = DCLSNet((6, 5, 3), n_taps=5, dt=1.0, tau_m=1.005, batch_norm=False, key=getkey())
+    v_train, _ = no_bn.rounded().forward(x[None], train=True)
+    v_eval, _ = no_bn.forward(x[None], train=False)
+    np.testing.assert_allclose(v_train, v_eval, rtol=1e-6, atol=1e-6)
+
+
+RANDMAN_TINY = [
+    "randman.n_classes=3",
+    "randman.n_samples=12",
+    "randman.n_units=8",
+    "randman.n_steps=20",
+    "hidden=[6, 6]",
+    "max_delay_ms=5.0",
+    "epochs=2",
+    "rounded_epochs=2",
+    "batch_size=8",
+]
+
+
+def _randman_args(out, *extra):
+    sets = [a for s in [*RANDMAN_TINY, *extra] for a in ("--set", s)]
+    return ["train", str(CONFIGS / "dcls_randman.yaml"), "--out", str(out), "--no-progress", *sets]
+
+
+def _without_seconds(path):
+    return [
+        {k: v for k, v in json.loads(line).items() if k != "seconds"}
+        for line in path.read_text().splitlines()
+    ]
+
+
+@pytest.mark.parametrize("delays", ["learned", "none"])
+def test_rounded_phase_trains_only_the_weights_and_resumes_exactly(tmp_path, monkeypatch, delays):
+    from brainsim.models import _dcls
+
+    calls = []
+    real_fit = _dcls.fit
+
+    def spy(model, *args, **kwargs):
+        result = real_fit(model, *args, **kwargs)
+        calls.append((model, result.final_model, kwargs["epochs"]))
+        return result
+
+    monkeypatch.setattr(_dcls, "fit", spy)
+    whole = tmp_path / "whole"
+    assert main(_randman_args(whole, f"delays={delays}")) == 0
+    (start, end_main, e_main), (phase_in, phase_out, e_rounded) = calls
+    assert (e_main, e_rounded) == (2, 2) and start.mode == end_main.mode == delays
+    assert phase_in.mode == ("fixed" if delays == "learned" else "none")
+    for a, b, c in zip(end_main.layers, phase_in.layers, phase_out.layers):
+        np.testing.assert_array_equal(b.delays, np.rint(a.delays))  # rounded at the start
+        np.testing.assert_array_equal(c.delays, b.delays)  # and frozen
+        assert not np.array_equal(c.weights, b.weights)  # the weights train
+    assert not np.array_equal(phase_out.layers[0].bn_scale, phase_in.layers[0].bn_scale)
+    lines = [json.loads(s) for s in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [0, 1, 2, 3]
+    assert [r.get("phase") for r in lines] == [None, None, "rounded", "rounded"]
+    k = lines[0]["step"]
+    assert [r["step"] for r in lines] == [k, 2 * k, 3 * k, 4 * k]
+    summary = json.loads((whole / "summary.json").read_text())["summary"]
+    assert summary["epochs"] == 4 and summary["rounded_epochs"] == 2
+    best = max(range(4), key=lambda e: (lines[e]["val_accuracy"], -e))  # first best epoch
+    assert summary["best_epoch"] == best
+    model = load_pytree(whole / "model.eqx")
+    assert model.mode == delays  # a model of the rounded phase is kept under its own mode
+    if best >= 2:
+        np.testing.assert_array_equal(model.layers[0].delays, phase_in.layers[0].delays)
+
+    # killed during the rounded phase (its newest checkpoint lost): --resume ends the same
+    part = tmp_path / "part"
+    shutil.copytree(whole, part)
+    rounded_ckpts = sorted(int(p.name) for p in (part / "checkpoints_rounded").iterdir())
+    shutil.rmtree(part / "checkpoints_rounded" / str(rounded_ckpts[-1]))
+    assert main([*_randman_args(part, f"delays={delays}"), "--resume"]) == 0
+    again = load_pytree(part / "model.eqx")
+    for a, b in zip(jax.tree_util.tree_leaves(model), jax.tree_util.tree_leaves(again)):
+        np.testing.assert_array_equal(a, b)
+    assert _without_seconds(part / "metrics.jsonl") == _without_seconds(whole / "metrics.jsonl")
+
+
+def test_bad_rounded_epochs_exits_2_with_one_line(tmp_path, capsys):
+    assert main(_randman_args(tmp_path, "rounded_epochs=-1")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rounded_epochs" in err, err
+    with pytest.raises(ValueError, match="rounded_epochs: must be >= 0"):
+        DCLSTaskConfig(rounded_epochs=-2)

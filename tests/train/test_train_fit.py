@@ -204,35 +204,29 @@ class _SlowLoader:
 def test_time_budget_ends_a_partial_epoch_validated_and_checkpointed(tmp_path):
     x, y = _quadratic_problem()
     kw = dict(optimizer=optax.sgd(0.01), key=jr.key(0), progress=False)
-    result = fit(
-        Linear(jnp.zeros(3), jnp.zeros(())),
-        _mse,
-        _SlowLoader(x, y),
-        epochs=5,
-        val_data=[(x, y)],
-        max_seconds=0.5,
-        checkpoint_dir=tmp_path / "ckpt",
-        metrics_path=tmp_path / "m.jsonl",
-        **kw,
-    )
+
+    def run(**extra):
+        return fit(
+            Linear(jnp.zeros(3), jnp.zeros(())),
+            _mse,
+            _SlowLoader(x, y),
+            epochs=5,
+            val_data=[(x, y)],
+            max_seconds=0.5,
+            checkpoint_dir=tmp_path / "ckpt",
+            metrics_path=tmp_path / "m.jsonl",
+            **kw,
+            **extra,
+        )
+
+    result = run()
     # the budget is spent after the first or second of four 0.3 s batches
     assert result.out_of_time and not result.stopped_early
     (record,) = result.history
     assert record["partial"] and 1 <= record["step"] <= 2 and "val_loss" in record
     assert checkpoint_position(tmp_path / "ckpt") == (5, 0, record["step"])
     # resuming a run that ran out of time does not train further
-    again = fit(
-        Linear(jnp.zeros(3), jnp.zeros(())),
-        _mse,
-        _SlowLoader(x, y),
-        epochs=5,
-        val_data=[(x, y)],
-        max_seconds=0.5,
-        checkpoint_dir=tmp_path / "ckpt",
-        metrics_path=tmp_path / "m.jsonl",
-        resume=True,
-        **kw,
-    )
+    again = run(resume=True)
     assert again.history == result.history
     np.testing.assert_array_equal(again.final_model.w, result.final_model.w)
     with pytest.raises(ValueError, match="max_seconds"):

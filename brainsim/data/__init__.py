@@ -15,6 +15,7 @@ from ._encoders import (
     poisson_encode as poisson_encode,
     random_shift as random_shift,
 )
+from ._gsc import load_gsc as load_gsc
 from ._idx import (
     load_fashion_mnist as load_fashion_mnist,
     load_mnist as load_mnist,

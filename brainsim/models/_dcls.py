@@ -477,13 +477,22 @@ class RandmanConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DCLSTaskConfig:
-    """`brainsim train` config of the `dcls` task (defaults: the paper's SHD setting)."""
+    """`brainsim train` config of the `dcls` task (defaults: the paper's SHD setting).
 
-    dataset: Literal["shd", "ssc", "randman", "nmnist"] = "shd"
+    `gsc` (Google Speech Commands, `brainsim.data.load_gsc`) feeds log-mel frames, not
+    spikes: `input_channels` mel bins, an `n_fft`-sample window every `hop` samples, and
+    the time step is the hop (`bin_ms` must equal `hop / 16` ms; `n_bins` is unused: a
+    1-s clip gives `1 + 16000 // hop` frames). Its validation split is the published
+    `validation_list.txt`.
+    """
+
+    dataset: Literal["shd", "ssc", "gsc", "randman", "nmnist"] = "shd"
     input_channels: int = 700
     channel_pool: int = 5
     bin_ms: float = 10.0
     n_bins: int = 100
+    n_fft: int = 256
+    hop: int = 80
     nmnist_pool: int = 2
     randman: RandmanConfig = RandmanConfig()
     val_fraction: float = 0.1
@@ -508,7 +517,7 @@ class DCLSTaskConfig:
     checkpoint_every_steps: int = 0
 
     def __post_init__(self):
-        for name in ("input_channels", "channel_pool", "n_bins", "nmnist_pool", "epochs"):
+        for name in ("input_channels", "channel_pool", "n_bins", "nmnist_pool", "epochs", "n_fft"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be a positive integer, got {getattr(self, name)}")
         if isinstance(self.rounded_epochs, bool) or not isinstance(self.rounded_epochs, int):
@@ -529,12 +538,30 @@ class DCLSTaskConfig:
             raise ValueError(f"dropout: must lie in [0, 1), got {self.dropout}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction: must lie in (0, 1), got {self.val_fraction}")
+        if self.dataset == "gsc":
+            self._check_gsc()
         if not 0.0 < self.sigma_final < self.n_taps // 2 + 1:
             raise ValueError(f"sigma_final: must lie in (0, initial width), got {self.sigma_final}")
         if self.n_taps > self.n_steps:
             raise ValueError(
                 f"max_delay_ms: {self.max_delay_ms} ms ({self.n_taps} taps of {self.bin_ms} ms) "
                 f"does not fit the sequence of {self.n_steps} steps"
+            )
+
+    def _check_gsc(self) -> None:
+        from ..data._gsc import SAMPLE_RATE
+
+        if not 1 <= self.hop <= SAMPLE_RATE // 2:
+            raise ValueError(f"hop: must lie in 1..{SAMPLE_RATE // 2} samples, got {self.hop}")
+        step_ms = 1e3 * self.hop / SAMPLE_RATE
+        if abs(self.bin_ms - step_ms) > 1e-9 * step_ms:
+            raise ValueError(
+                f"bin_ms: the gsc time step is the hop, {self.hop} samples = {step_ms} ms, "
+                f"got {self.bin_ms}"
+            )
+        if self.channel_pool != 1:
+            raise ValueError(
+                f"channel_pool: gsc takes the mel bins as they are (1), got {self.channel_pool}"
             )
 
     @property
@@ -546,6 +573,10 @@ class DCLSTaskConfig:
     @property
     def n_steps(self) -> int:
         """Steps of the recorded sequence (before the padding for the delays)."""
+        if self.dataset == "gsc":
+            from ..data._gsc import SAMPLE_RATE
+
+            return 1 + SAMPLE_RATE // self.hop  # frames of a 1-s clip
         return self.randman.n_steps if self.dataset == "randman" else self.n_bins
 
     @property
@@ -592,6 +623,12 @@ def load_dcls_data(config: DCLSTaskConfig, data_dir: Any) -> tuple[Split, Split,
         else:
             train, val = _split(train, config.val_fraction, seed=1)
         n_classes = 20 if config.dataset == "shd" else 35
+    elif config.dataset == "gsc":
+        from ..data import load_gsc
+
+        kw = dict(n_mels=config.input_channels, n_fft=config.n_fft, hop=config.hop)
+        train, val, test = (load_gsc(data_dir, s, **kw) for s in ("train", "valid", "test"))
+        n_classes = 35
     elif config.dataset == "randman":
         from ..data import make_randman, times_to_raster
 

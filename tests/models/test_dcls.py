@@ -1,10 +1,11 @@
 """The DCLS task: the evaluation-mode network equals a brainsim `Network` with integer
 ring-buffer delays, the optimiser's schedules and running statistics are exact, bad
-configs fail early, and `configs/dcls_shd.yaml` runs end to end on a tiny SHD-layout
-file."""
+configs fail early, and `configs/dcls_shd.yaml` and `configs/dcls_gsc.yaml` run end to
+end on tiny files in the SHD and GSC layouts."""
 
 import json
 import shutil
+import wave
 from pathlib import Path
 
 import equinox as eqx
@@ -187,7 +188,7 @@ def test_data_errors_and_config_errors_fail_early(tmp_path):
 def test_every_dcls_config_loads():
     from brainsim.models import load_train_config
 
-    for name in ("dcls_shd", "dcls_ssc", "dcls_randman", "dcls_nmnist"):
+    for name in ("dcls_shd", "dcls_ssc", "dcls_gsc", "dcls_randman", "dcls_nmnist"):
         config = load_train_config(CONFIGS / f"{name}.yaml")
         assert config.task == "dcls"
     shd = load_train_config(CONFIGS / "dcls_shd.yaml").config
@@ -299,3 +300,74 @@ def test_bad_rounded_epochs_exits_2_with_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "rounded_epochs" in err, err
     with pytest.raises(ValueError, match="rounded_epochs: must be >= 0"):
         DCLSTaskConfig(rounded_epochs=-2)
+
+
+def _write_gsc(root: Path, words: dict[str, int], *, seed: int = 0) -> list[str]:
+    """A tiny GSC v0.02 folder: `words[w]` noise clips (16-bit, 16 kHz, 0.8 s) per word;
+    the last file of each word is listed for validation, the one before it for testing.
+    Returns the validation list."""
+    rng = np.random.default_rng(seed)
+    folder = root / "speech_commands_v0.02"
+    valid, test = [], []
+    for word, n in words.items():
+        (folder / word).mkdir(parents=True)
+        for i in range(n):
+            rel = f"{word}/{i:08x}_nohash_0.wav"
+            with wave.open(str(folder / rel), "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(16_000)
+                f.writeframes(rng.integers(-3000, 3000, 12_800).astype("<i2").tobytes())
+            (valid if i == n - 1 else test if i == n - 2 else []).append(rel)
+    (folder / "validation_list.txt").write_text("".join(f"{p}\n" for p in valid))
+    (folder / "testing_list.txt").write_text("".join(f"{p}\n" for p in test))
+    return valid
+
+
+def test_gsc_config_runs_end_to_end_on_log_mel_frames(tmp_path):
+    valid = _write_gsc(tmp_path, {"yes": 4, "no": 4, "go": 5})
+    config = DCLSTaskConfig(**{**_gsc_fields(), "hidden": (8,)})
+    train, val, test, n_classes = load_dcls_data(config, tmp_path)
+    # 201 frames of 5 ms (+ padding for the delays), 140 mel bins of floats, not spikes
+    assert n_classes == 35 and config.n_steps == 201 and config.n_taps == 31
+    assert train[0].shape == (7, 201 + config.pad_steps, 140) and train[0].dtype == np.float32
+    assert np.any((train[0] != 0) & (train[0] != 1))
+    # validation is the published list (labels: go 11, no 18, yes 33), not a random split
+    assert [v.split("/")[0] for v in valid] == ["yes", "no", "go"]
+    assert val[1].tolist() == [33, 18, 11] and sorted(test[1].tolist()) == [11, 18, 33]
+    out = tmp_path / "out"
+    small = ["hidden=[8]", "epochs=1", "batch_size=4", "checkpoint_every_steps=0"]
+    args = ["train", str(CONFIGS / "dcls_gsc.yaml"), "--data-dir", str(tmp_path)]
+    args += ["--out", str(out), "--no-progress", *[a for s in small for a in ("--set", s)]]
+    assert main(args) == 0
+    record = json.loads((out / "summary.json").read_text())
+    summary = record["summary"]
+    assert record["config"]["dataset"] == "gsc" and record["config"]["hidden"] == [8]
+    assert (summary["n_train"], summary["n_val"], summary["n_test"]) == (7, 3, 3)
+    assert summary["n_taps"] == 31 and 0.0 <= summary["test_accuracy"] <= 1.0
+    model = load_pytree(out / "model.eqx")
+    assert isinstance(model, DCLSNet) and model.layers[0].weights.shape == (140, 8)
+    assert model.dt == 5.0 and model.layers[-1].weights.shape == (8, 35)
+
+
+def _gsc_fields() -> dict:
+    import yaml
+
+    raw = yaml.safe_load((CONFIGS / "dcls_gsc.yaml").read_text())
+    return {k: v for k, v in raw.items() if k not in ("task", "hidden")}
+
+
+def test_gsc_config_checks_its_time_step_and_pooling():
+    fields = _gsc_fields()
+    assert DCLSTaskConfig(**fields).n_taps == 31
+    with pytest.raises(
+        ValueError, match="bin_ms: the gsc time step is the hop, 80 samples = 5.0 ms"
+    ):
+        DCLSTaskConfig(**{**fields, "bin_ms": 10.0})
+    with pytest.raises(ValueError, match="channel_pool: gsc"):
+        DCLSTaskConfig(**{**fields, "channel_pool": 5})
+    with pytest.raises(ValueError, match="hop: must lie in"):
+        DCLSTaskConfig(**{**fields, "hop": 0})
+    # hop 320 gives 51 frames of 20 ms: 1200 ms of delay (61 taps) does not fit
+    with pytest.raises(ValueError, match="does not fit the sequence of 51 steps"):
+        DCLSTaskConfig(**{**fields, "hop": 320, "bin_ms": 20.0, "max_delay_ms": 1200.0})

@@ -11,6 +11,13 @@
 
 #include "xla/ffi/api/ffi.h"
 
+// Marks the FFI handler symbols that Python looks up in the shared library.
+#if defined(_WIN32)
+#define BRAINSIM_EXPORT __declspec(dllexport)
+#else
+#define BRAINSIM_EXPORT __attribute__((visibility("default")))
+#endif
+
 namespace brainsim {
 
 namespace ffi = xla::ffi;

@@ -418,11 +418,6 @@ ffi::Error Dispatch(ffi::ThreadPool pool, ffi::AnyBuffer a, ffi::AnyBuffer b,
 
 }  // namespace
 
-#if defined(_WIN32)
-#define BRAINSIM_EXPORT __declspec(dllexport)
-#else
-#define BRAINSIM_EXPORT __attribute__((visibility("default")))
-#endif
 extern "C" {
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimSpikeMatmul(XLA_FFI_CallFrame* call_frame);
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimSpikeOuter(XLA_FFI_CallFrame* call_frame);

@@ -300,11 +300,6 @@ ffi::Error CsrGatherImpl(ffi::AnyBuffer indptr, ffi::AnyBuffer indices, ffi::Any
 }  // namespace
 
 // The library is built with hidden visibility; these four handlers are its interface.
-#if defined(_WIN32)
-#define BRAINSIM_EXPORT __declspec(dllexport)
-#else
-#define BRAINSIM_EXPORT __attribute__((visibility("default")))
-#endif
 extern "C" {
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimEllScatter(XLA_FFI_CallFrame* call_frame);
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimEllGather(XLA_FFI_CallFrame* call_frame);

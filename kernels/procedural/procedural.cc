@@ -186,11 +186,6 @@ ffi::Error Dispatch(ffi::AnyBuffer seed, ffi::AnyBuffer w, ffi::AnyBuffer x,
 
 }  // namespace
 
-#if defined(_WIN32)
-#define BRAINSIM_EXPORT __declspec(dllexport)
-#else
-#define BRAINSIM_EXPORT __attribute__((visibility("default")))
-#endif
 extern "C" {
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimProceduralScatter(XLA_FFI_CallFrame* call_frame);
 BRAINSIM_EXPORT XLA_FFI_Error* BrainsimProceduralGather(XLA_FFI_CallFrame* call_frame);

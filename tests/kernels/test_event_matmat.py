@@ -28,7 +28,7 @@ def _batch(rng, batch, n, density, kind, dtype):
     return jnp.asarray(values, dtype), values
 
 
-def _check(conn, dense, spikes, s64, transpose, impl):
+def assert_matches_oracle(conn, dense, spikes, s64, transpose, impl):
     out = event_matmat(conn, spikes, transpose=transpose, impl=impl)
     expected = s64 @ dense.T if transpose else s64 @ dense
     bound = np.abs(s64) @ (np.abs(dense).T if transpose else np.abs(dense))
@@ -60,7 +60,7 @@ def test_random_batches_match_dense_oracle(
         n_in = n_post if transpose else n_pre
         spikes, s64 = _batch(rng, batch, n_in, density, kind, dtype)
         for impl in IMPLS:
-            _check(conn, dense, spikes, s64, transpose, impl)
+            assert_matches_oracle(conn, dense, spikes, s64, transpose, impl)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "ell"])
@@ -80,7 +80,7 @@ def test_every_combination_and_vmap_of_matvec(fmt):
                     for kind in ("bool", "float"):
                         spikes, s64 = _batch(rng, 5, n_in, density, kind, jnp.float32)
                         for impl in IMPLS:
-                            _check(conn, dense, spikes, s64, transpose, impl)
+                            assert_matches_oracle(conn, dense, spikes, s64, transpose, impl)
                         mapped = jax.vmap(
                             lambda s, c=conn, t=transpose: event_matvec(c, s, transpose=t)
                         )

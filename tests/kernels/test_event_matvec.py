@@ -28,7 +28,7 @@ def _spikes(rng, n, density, kind, dtype):
     return jnp.asarray(values, dtype), values
 
 
-def _check(conn, dense, spikes, s64, transpose, dtype):
+def assert_matches_oracle(conn, dense, spikes, s64, transpose, dtype):
     out = event_matvec(conn, spikes, transpose=transpose)
     expected = dense @ s64 if transpose else dense.T @ s64
     bound = (np.abs(dense) @ np.abs(s64)) if transpose else (np.abs(dense).T @ np.abs(s64))
@@ -58,7 +58,7 @@ def test_matches_dense_oracle(
         dtype = jnp.float64 if x64 else jnp.float32
         conn, dense = random_layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
         spikes, s64 = _spikes(rng, n_post if transpose else n_pre, density, kind, dtype)
-        _check(conn, dense, spikes, s64, transpose, dtype)
+        assert_matches_oracle(conn, dense, spikes, s64, transpose, dtype)
 
 
 def test_every_layout_direction_and_density():
@@ -74,7 +74,7 @@ def test_every_layout_direction_and_density():
                         for kind in ("bool", "float"):
                             n_in = 150 if transpose else 200
                             spikes, s64 = _spikes(rng, n_in, density, kind, jnp.float32)
-                            _check(conn, dense, spikes, s64, transpose, jnp.float32)
+                            assert_matches_oracle(conn, dense, spikes, s64, transpose, jnp.float32)
 
 
 def _layouts(rng, dtype):

@@ -32,7 +32,7 @@ def _spikes(rng, n, density, kind, dtype):
     return jnp.asarray(np.where(fired, rng.uniform(-1.5, 1.5, n), 0.0), dtype)
 
 
-def _check_forward(conn, dense, spikes, transpose):
+def assert_forward_matches(conn, dense, spikes, transpose):
     """cpu against the dense oracle (error bound from |W| |s|) and against the reference."""
     out = event_matvec(conn, spikes, transpose=transpose, impl="cpu")
     ref = event_matvec(conn, spikes, transpose=transpose, impl="reference")
@@ -74,7 +74,7 @@ def test_random_layouts_match_oracle_and_reference(
         dtype = jnp.float64 if double else jnp.float32
         conn, dense = random_layout(rng, fmt, major, n_pre, n_post, size, scalar, dtype)
         spikes = _spikes(rng, n_post if transpose else n_pre, density, kind, dtype)
-        _check_forward(conn, dense, spikes, transpose)
+        assert_forward_matches(conn, dense, spikes, transpose)
 
 
 @needs_native
@@ -94,7 +94,7 @@ def test_every_combination(fmt, double):
                     for density in DENSITIES:
                         for kind in ("bool", "float"):
                             spikes = _spikes(rng, 150 if transpose else 200, density, kind, dtype)
-                            _check_forward(conn, dense, spikes, transpose)
+                            assert_forward_matches(conn, dense, spikes, transpose)
 
 
 @needs_native
@@ -206,7 +206,7 @@ def test_grad_matches_finite_differences(x64, fmt, transpose):
         np.testing.assert_allclose(hess, fd_h, atol=1e-6)
 
 
-def _check_vmap(rng, conn, transpose, kind):
+def assert_vmap_equals_loop(rng, conn, transpose, kind):
     n_in = conn.n_post if transpose else conn.n_pre
     n_cols = conn.n_post if conn.major == "pre" else conn.n_pre
     spikes = jnp.stack([_spikes(rng, n_in, 0.4, kind, jnp.float32) for _ in range(4)])
@@ -252,7 +252,7 @@ def test_vmap_equals_loop():
             size = 3 if fmt == "ell" else 25
             conn, _ = random_layout(rng, fmt, major, 9, 8, size, False, jnp.float32)
             for transpose in (False, True):
-                _check_vmap(rng, conn, transpose, "float" if transpose else "bool")
+                assert_vmap_equals_loop(rng, conn, transpose, "float" if transpose else "bool")
 
 
 @needs_native

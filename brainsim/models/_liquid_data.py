@@ -160,18 +160,29 @@ def sample_drive(x: Array, key: PRNGKeyArray, n_steps: int, dtype: Any) -> Array
     return x[:n_steps].astype(dtype)
 
 
-@eqx.filter_jit
+def fast_static(liquid: Liquid) -> Liquid:
+    """`liquid` with dense weights when it is static and they pay (`Liquid.dense_pays`)."""
+    if liquid.rule is None and liquid.w_dense is None and liquid.dense_pays():
+        return liquid.with_dense_weights()
+    return liquid
+
+
 def batch_counts(liquid: Liquid, inputs: Array, keys: Array, n_steps: int) -> Array:
     """Liquid spike counts of a batch of samples, each from a fresh state (vmapped).
 
     **Arguments:**
 
-    - `liquid`: the liquid (plastic or not); `inputs`: `(b, n_in)` probabilities or
+    - `liquid`: the liquid (plastic or not; a static one runs with dense weights where
+      they pay, see `Liquid.dense_pays`); `inputs`: `(b, n_in)` probabilities or
       `(b, n_steps, n_in)` drives; `keys`: `(b,)` keys; `n_steps`: steps per sample.
 
     **Returns:** `(b, n_liquid)` counts.
     """
+    return _batch_counts(fast_static(liquid), inputs, keys, n_steps)
 
+
+@eqx.filter_jit
+def _batch_counts(liquid: Liquid, inputs: Array, keys: Array, n_steps: int) -> Array:
     def one(x, k):
         state = liquid.init_state()
         drive = sample_drive(x, k, n_steps, state.v.dtype)
@@ -180,11 +191,14 @@ def batch_counts(liquid: Liquid, inputs: Array, keys: Array, n_steps: int) -> Ar
     return jax.vmap(one)(inputs, keys)
 
 
-@eqx.filter_jit
 def batch_rasters(liquid: Liquid, inputs: Array, keys: Array, n_steps: int) -> Array:
     """Liquid spike rasters `(b, n_steps, n_liquid)` (bools) of a batch, as
     `batch_counts` runs it."""
+    return _batch_rasters(fast_static(liquid), inputs, keys, n_steps)
 
+
+@eqx.filter_jit
+def _batch_rasters(liquid: Liquid, inputs: Array, keys: Array, n_steps: int) -> Array:
     def one(x, k):
         state = liquid.init_state()
         drive = sample_drive(x, k, n_steps, state.v.dtype)
@@ -218,6 +232,7 @@ def extract_features(
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
     n = len(split)
+    liquid = fast_static(liquid)
     out = np.zeros((n, liquid.n_liquid), np.float32)
     folder = None if chunk_dir is None else Path(chunk_dir)
     for start in range(0, n, batch_size):

@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 
+import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -14,8 +15,14 @@ import yaml
 from brainsim.cli import main
 from brainsim.core import SpikeMonitor, StateMonitor, integrate
 from brainsim.models import load_train_config
-from brainsim.models._liquid import build_liquid
-from brainsim.models._liquid_data import Split, extract_features, image_probabilities
+from brainsim.models._liquid import build_liquid, nalsm_stdp
+from brainsim.models._liquid_data import (
+    Split,
+    _batch_counts,
+    batch_counts,
+    extract_features,
+    image_probabilities,
+)
 from brainsim.models._liquid_readout import (
     normalize_counts,
     readout_accuracy,
@@ -90,10 +97,13 @@ def test_input_projection_is_fifteen_percent_with_random_signs(liquid1000):
     assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / len(w))
 
 
-def test_lif_and_last_spike_synapse_by_hand(x64):
+@pytest.mark.parametrize("dense", [False, True])
+def test_lif_and_last_spike_synapse_by_hand(x64, dense):
     """One input neuron onto one liquid neuron: input spike one step after its drive,
     then the PSC w exp(-s/tau_u)/tau_u of the last spike, v <- v (1 - 1/64) + I."""
     liq = build_liquid(n_liquid=1, grid=(1, 1, 1), n_input=1, p_input=1.0, w_input=3.0, seed=1)
+    if dense:
+        liq = liq.with_dense_weights()
     (w,) = np.asarray(liq.w0)[np.asarray(liq.valid)]
     tau = float(liq.tau_u[0])
     n = 12
@@ -171,6 +181,39 @@ def test_ridge_matches_the_normal_equations(x64):
     reg = np.diag([0.3] * 6 + [0.0])
     ref = np.linalg.solve(xa.T @ xa + reg, xa.T @ np.eye(4)[y])
     np.testing.assert_allclose(np.vstack([w, b]), ref, atol=1e-10)
+
+
+def test_dense_weights_give_the_gathers_spikes(liquid1000):
+    """The dense product per time constant (static liquids) and the gather over the
+    synapse table give the same spike counts on the paper's 1000-neuron liquid."""
+    liq = eqx.tree_at(lambda m: m.w0, liquid1000, liquid1000.w0 * 0.25)
+    assert liq.dense_pays() and liq.w_dense is None
+    dense = liq.with_dense_weights()
+    assert len(dense.w_dense) == 2
+    p = np.random.default_rng(1).uniform(0, 0.4, (4, 784)).astype(np.float32)
+    keys = jr.split(jr.key(2), 4)
+    a = np.asarray(_batch_counts(liq, jnp.asarray(p), keys, 80))
+    b = np.asarray(_batch_counts(dense, jnp.asarray(p), keys, 80))
+    assert a.sum() > 1000
+    np.testing.assert_array_equal(a, b)
+    # batch_counts itself picks the dense form for this liquid
+    np.testing.assert_array_equal(np.asarray(batch_counts(liq, jnp.asarray(p), keys, 80)), a)
+
+
+def test_dense_weights_are_for_static_liquids_only(liquid1000):
+    dense = liquid1000.with_dense_weights()
+    with pytest.raises(ValueError, match="plastic"):
+        nalsm_liquid = liquid1000.with_plasticity(nalsm_stdp(liquid1000))
+        nalsm_liquid.with_dense_weights()
+    with pytest.raises(ValueError, match="w:"):
+        dense.init_state(w=liquid1000.w0)
+    # new weights or plasticity drop the dense copy, which would be stale
+    assert dense.with_weights(liquid1000.w0 * 0.5).w_dense is None
+    assert dense.with_plasticity(nalsm_stdp(liquid1000)).w_dense is None
+    assert dense.without_dense_weights().w_dense is None
+    # the 8000-neuron liquid has 1 synapse in about 60 pairs: the gather stays
+    big = build_liquid(n_liquid=8000, grid=(20, 20, 20), seed=0)
+    assert not big.dense_pays()
 
 
 def test_features_are_deterministic_and_independent_of_batching(tmp_path):

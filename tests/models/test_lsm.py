@@ -97,13 +97,13 @@ def test_input_projection_is_fifteen_percent_with_random_signs(liquid1000):
     assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / len(w))
 
 
-@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("dense", [None, True, False])
 def test_lif_and_last_spike_synapse_by_hand(x64, dense):
     """One input neuron onto one liquid neuron: input spike one step after its drive,
     then the PSC w exp(-s/tau_u)/tau_u of the last spike, v <- v (1 - 1/64) + I."""
     liq = build_liquid(n_liquid=1, grid=(1, 1, 1), n_input=1, p_input=1.0, w_input=3.0, seed=1)
-    if dense:
-        liq = liq.with_dense_weights()
+    if dense is not None:
+        liq = liq.with_dense_weights(liquid_block=dense)
     (w,) = np.asarray(liq.w0)[np.asarray(liq.valid)]
     tau = float(liq.tau_u[0])
     n = 12
@@ -189,13 +189,15 @@ def test_dense_weights_give_the_gathers_spikes(liquid1000):
     liq = eqx.tree_at(lambda m: m.w0, liquid1000, liquid1000.w0 * 0.25)
     assert liq.dense_pays() and liq.w_dense is None
     dense = liq.with_dense_weights()
-    assert len(dense.w_dense) == 2
+    assert len(dense.w_dense) == 2 and dense.w_dense[0].shape[0] == 1784
+    hybrid = liq.with_dense_weights(liquid_block=False)
+    assert hybrid.w_dense[0].shape[0] == 784 and hybrid.w_rest.shape[1] < liq.w0.shape[1]
     p = np.random.default_rng(1).uniform(0, 0.4, (4, 784)).astype(np.float32)
     keys = jr.split(jr.key(2), 4)
     a = np.asarray(_batch_counts(liq, jnp.asarray(p), keys, 80))
-    b = np.asarray(_batch_counts(dense, jnp.asarray(p), keys, 80))
     assert a.sum() > 1000
-    np.testing.assert_array_equal(a, b)
+    for fast in (dense, hybrid):
+        np.testing.assert_array_equal(np.asarray(_batch_counts(fast, jnp.asarray(p), keys, 80)), a)
     # batch_counts itself picks the dense form for this liquid
     np.testing.assert_array_equal(np.asarray(batch_counts(liq, jnp.asarray(p), keys, 80)), a)
 
@@ -211,9 +213,13 @@ def test_dense_weights_are_for_static_liquids_only(liquid1000):
     assert dense.with_weights(liquid1000.w0 * 0.5).w_dense is None
     assert dense.with_plasticity(nalsm_stdp(liquid1000)).w_dense is None
     assert dense.without_dense_weights().w_dense is None
-    # the 8000-neuron liquid has 1 synapse in about 60 pairs: the gather stays
+    # the 8000-neuron liquid: dense input synapses, liquid synapses by gather
     big = build_liquid(n_liquid=8000, grid=(20, 20, 20), seed=0)
-    assert not big.dense_pays()
+    assert big.dense_pays()
+    fast = big.with_dense_weights()
+    assert fast.w_dense[0].shape[0] == 784 and fast.w_rest is not None
+    # a sparse input projection keeps the gather
+    assert not build_liquid(n_liquid=8, grid=(2, 2, 2), n_input=200, p_input=0.005).dense_pays()
 
 
 def test_features_are_deterministic_and_independent_of_batching(tmp_path):

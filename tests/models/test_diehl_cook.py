@@ -242,12 +242,40 @@ def test_membrane_stays_between_reversal_potentials_under_massive_inhibition():
         assert float(spikes.sum()) == 0.0
 
 
+def test_thresholds_start_at_minus_52_mv_and_the_offset_decays():
+    """The authors' threshold `theta - 20 mV - 52 mV`: -52 mV at the start, and while
+    learning, with no spikes, `theta = 20 exp(-t / tau_theta)` mV (here tau_theta =
+    100 ms so the fall shows in 100 ms)."""
+    params = DiehlCookParams(n_neurons=3, tau_theta=100.0, w_ie=0.0)
+    model = DiehlCook(params)
+    state = model.init_state(key=jr.key(0))
+    np.testing.assert_allclose(np.asarray(state.exc.theta), 20.0)
+    assert float(model.exc.neuron.v_th + state.exc.theta[0]) == -52.0
+
+    @jax.jit
+    def rest(state):
+        def body(s, _):
+            return model.step(s, None, None, learn=True)[0], None
+
+        return jax.lax.scan(body, state, None, length=200)[0]
+
+    theta = np.asarray(rest(state).exc.theta)
+    np.testing.assert_allclose(theta, 20.0 * np.exp(-100.0 / 100.0), rtol=1e-5)
+    # BindsNET's fixed base: no offset, theta starts at 0
+    bare = DiehlCook(DiehlCookParams(n_neurons=3, theta_offset=0.0))
+    assert float(bare.exc.neuron.v_th) == -52.0
+    assert float(bare.init_state(key=jr.key(0)).exc.theta.max()) == 0.0
+    with pytest.raises(ValueError, match="theta_offset"):
+        DiehlCookParams(theta_offset=-1.0)
+
+
 @pytest.mark.parametrize(("lockout", "expected"), [(50.0, 2), (5.0, 6)])
 def test_lockout_after_a_spike(lockout, expected):
     """With `g_e = 2` held, v climbs from -65 mV towards -65 / 3 mV with tau 100 / 3 ms and
     crosses -52 mV after 33.3 ln(43.3 / 30.3) = 11.9 ms. Without lockout (5 ms = the
     refractory clamp) the period is 16.9 ms: 6 spikes in 100 ms; with the authors' 50 ms
-    lockout the second spike waits until 50 ms after the first: 2 spikes."""
+    lockout (Brian2 ports of the authors' code) the second spike waits until 50 ms after
+    the first: 2 spikes."""
     model = DiehlCook(DiehlCookParams(n_neurons=2, t_lockout=lockout, w_ie=0.0))
     state = model.init_state(key=jr.key(0))
 

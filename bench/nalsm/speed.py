@@ -2,7 +2,7 @@
 dense input block with the liquid synapses gathered ("hybrid"), everything dense, and
 the plastic run of NALSM's feature protocol (fading astrocyte-STDP, always gathered).
 
-    python bench/nalsm/speed.py [--sizes 1000 8000] [--batch 32] [--repeats 3]
+    python bench/nalsm/speed.py [--sizes 1000 8000] [--batch 32] [--repeats 3] [--plastic-max 1000]
 
 Pin it to a free core (`taskset -c 1`) with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false.
 Writes bench/results/nalsm-speed.json and prints one line per variant: the median over
@@ -43,7 +43,9 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=250)
-    parser.add_argument("--no-plastic", action="store_true", help="skip the plastic runs")
+    parser.add_argument(
+        "--plastic-max", type=int, default=1000, help="plastic runs only up to this many neurons"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     # MNIST-like input probabilities: a fifth of the pixels on, at up to 0.3 per ms
@@ -57,7 +59,7 @@ def main():
         variants = [("gather", fixed), ("hybrid", fixed.with_dense_weights(liquid_block=False))]
         if fixed.with_dense_weights().w_rest is None:
             variants.append(("dense", fixed.with_dense_weights(liquid_block=True)))
-        if not args.no_plastic:
+        if n <= args.plastic_max:
             plastic = build_liquid(n_liquid=n, grid=(side,) * 3, seed=0)
             nalsm = PlasticityConfig().build(plastic)
             variants.append(("plastic (NALSM features)", nalsm.feature_liquid(plastic=True)))

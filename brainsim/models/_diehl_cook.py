@@ -263,8 +263,8 @@ class DiehlCook(eqx.Module):
         block = jnp.where(since > self.params.t_lockout, 0.0, _OUT_OF_REACH)
         theta = state.exc.theta
         neuron, s_e = self.exc.with_theta(theta + block).step(state.exc.neuron, drive_e, 0.0, dt)
-        if learn:  # AdaptiveThreshold's rule; testing keeps the learned thresholds
-            theta = theta * jnp.exp(-dt / self.exc.tau_theta) + self.exc.theta_plus * s_e
+        if learn:  # testing keeps the learned thresholds; `show` applies the decay
+            theta = theta + self.exc.theta_plus * s_e
         exc = AdaptiveThresholdState(neuron, theta)
         since_spike = jnp.where(s_e > 0, 0.0, since)
         inh, s_i = self.inh.step(state.inh, drive_i, 0.0, dt)
@@ -350,7 +350,22 @@ class DiehlCook(eqx.Module):
             return s, s_e
 
         state, s_e = jax.lax.scan(on, state, (idx, spikes))
-        return self.rest(state, learn=learn), jnp.sum(s_e, axis=0)
+        state = self.rest(state, learn=learn)
+        if learn:
+            state = self.decay_thresholds(state, (self.n_present + self.n_rest) * p.dt)
+        return state, jnp.sum(s_e, axis=0)
+
+    def decay_thresholds(self, state: DiehlCookState, elapsed: float) -> DiehlCookState:
+        """`theta` decayed by `exp(-elapsed / tau_theta)`.
+
+        Applied once per presentation rather than per step: with tau_theta = 1e7 ms the
+        per-step factor `1 - 5e-8` is below float32's resolution, and `theta` lost one
+        unit in the last place per step instead (1.2-2.4x too fast). Over a 500-ms
+        presentation the factor is `1 - 5e-5`, which float32 resolves to 0.3 %; a spike's
+        `theta_plus` lands at most one presentation before its decay starts.
+        """
+        theta = state.exc.theta * jnp.exp(-elapsed / self.exc.tau_theta)
+        return eqx.tree_at(lambda s: s.exc.theta, state, theta)
 
     def rest(self, state: DiehlCookState, *, learn: bool) -> DiehlCookState:
         """Run the resting period (no input) step by step."""

@@ -16,7 +16,7 @@ LSM+STDP ablation).
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -104,6 +104,7 @@ class NALSM(eqx.Module):
         n_samples: int,
         key: PRNGKeyArray,
         n_steps: int = 20,
+        span: int | None = None,
         chunk: int = 500,
         checkpoint: str | Path | None = None,
         progress: Any = None,
@@ -116,6 +117,7 @@ class NALSM(eqx.Module):
             n_samples=n_samples,
             key=key,
             n_steps=n_steps,
+            span=span,
             chunk=chunk,
             checkpoint=checkpoint,
             progress=progress,
@@ -188,6 +190,7 @@ class PlasticityConfig:
     rate_decay: float = 0.99
     n_init: int = 50000
     init_steps: int = 20
+    init_window: Literal["start", "random"] = "start"
     init_chunk: int = 500
     feature_plasticity: bool = True
 
@@ -230,6 +233,17 @@ class NALSMTaskConfig:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.branching_samples < 0:
             raise ValueError(f"branching_samples: must be >= 0, got {self.branching_samples}")
+        window = self.plasticity.init_window
+        if window == "random" and self.data.dataset != "nmnist":
+            raise ValueError(
+                "plasticity.init_window: 'random' applies to event data (nmnist); a rate-coded"
+                " image looks alike at every ms"
+            )
+        if window == "random" and self.plasticity.init_steps > self.data.n_steps:
+            raise ValueError(
+                f"plasticity.init_steps: {self.plasticity.init_steps} ms do not fit in a"
+                f" {self.data.n_steps}-ms sample"
+            )
 
 
 @register_task("nalsm", NALSMTaskConfig)
@@ -263,6 +277,7 @@ def train_nalsm(config: NALSMTaskConfig, run: TrainRun) -> dict[str, Any]:
         n_samples=config.plasticity.n_init,
         key=jr.fold_in(key, 0),
         n_steps=config.plasticity.init_steps,
+        span=config.data.n_steps if config.plasticity.init_window == "random" else None,
         chunk=config.plasticity.init_chunk,
         checkpoint=ckpt,
         progress=progress_printer(run.progress, "initialisation"),

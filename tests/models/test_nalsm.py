@@ -14,9 +14,15 @@ import yaml
 
 from brainsim.cli import main
 from brainsim.core import SpikeMonitor, StateMonitor, integrate
+from brainsim.data._nmnist import EVENT_DTYPE
 from brainsim.models._liquid import TRACE_SCALE, build_liquid, nalsm_stdp
-from brainsim.models._liquid_data import Split, initialize_liquid
-from brainsim.models._nalsm import NALSM, PlasticityConfig, liquid_adjacency
+from brainsim.models._liquid_data import (
+    Split,
+    init_event_drives,
+    initialize_liquid,
+    nmnist_drive,
+)
+from brainsim.models._nalsm import NALSM, NALSMTaskConfig, PlasticityConfig, liquid_adjacency
 
 DATA = os.environ.get("BRAINSIM_DATA")
 needs_data = pytest.mark.skipif(not DATA, reason="BRAINSIM_DATA is not set")
@@ -143,6 +149,51 @@ def test_initialisation_is_deterministic_and_resumable(tmp_path):
         initialize_liquid(plastic, _split(), checkpoint=ckpt, progress=stop_after_first_chunk, **kw)
     resumed, _ = initialize_liquid(plastic, _split(), checkpoint=ckpt, **kw)
     np.testing.assert_array_equal(np.asarray(resumed), np.asarray(w1))
+
+
+def _late_recordings(n=4, first_ms=40, last_ms=80, seed=0):
+    """Event recordings whose events all fall in [first_ms, last_ms)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        ev = np.zeros(3000, EVENT_DTYPE)
+        ev["t"] = np.sort(rng.integers(first_ms * 1000, last_ms * 1000, len(ev)))
+        ev["x"], ev["y"], ev["p"] = rng.integers(0, 34, len(ev)), rng.integers(0, 34, len(ev)), 1
+        out.append(ev)
+    return Split(out, np.zeros(n, np.int32), "events")
+
+
+def test_initialisation_windows_inside_event_recordings():
+    split = _late_recordings()
+    ids = np.arange(50, dtype=np.uint32)
+    drives = init_event_drives(split, ids, jr.key(3), 20, 100)
+    assert drives.shape == (50, 20, 2 * 34 * 34)
+    full = [nmnist_drive(e, 100) for e in split.inputs]
+    starts = set()
+    for d in drives:  # every window is 20 consecutive ms of one recording's first 100
+        hits = [
+            (i, t0)
+            for i in range(4)
+            for t0 in range(81)
+            if np.array_equal(full[i][t0 : t0 + 20], d)
+        ]
+        assert hits
+        starts.update(t0 for _, t0 in hits)
+    assert min(starts) < 20 and max(starts) > 60
+    first = init_event_drives(split, ids[:5], jr.key(3), 20, None)
+    assert not first.any()  # no event in any recording's first 20 ms
+
+    liq = build_liquid(n_liquid=27, grid=(3, 3, 3), n_input=2312, w_liquid=3.0, w_input=3.0, seed=1)
+    plastic = PlasticityConfig().build(liq).init_liquid()
+    kw = dict(n_samples=6, key=jr.key(7), n_steps=20, chunk=4)
+    w_start, _ = initialize_liquid(plastic, split, **kw)
+    np.testing.assert_array_equal(np.asarray(w_start), np.asarray(liq.w0))  # silent: no STDP
+    w_inside, _ = initialize_liquid(plastic, split, span=100, **kw)
+    assert not np.array_equal(np.asarray(w_inside), np.asarray(liq.w0))
+    with pytest.raises(ValueError, match="span"):
+        initialize_liquid(plastic, _split(), span=100, **kw)
+    with pytest.raises(ValueError, match="init_window"):
+        NALSMTaskConfig(plasticity=PlasticityConfig(init_window="random"))
 
 
 def test_nalsm_checks_its_inputs():

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import equinox as eqx
 import jax
@@ -34,6 +34,7 @@ from ..oscillators._akorn_layers import (
 from ..oscillators._common import check_count
 from ..train import fit
 from ._akorn_sudoku_data import make_sudoku_set
+from ._sudoku_transformer import SudokuTransformer
 from ._tasks import TrainRun, register_task
 
 
@@ -111,6 +112,10 @@ class SudokuAKOrN(eqx.Module):
         logits = self.head(jax.nn.relu(c))  # (9, 9, 9): digit, row, col
         return logits.reshape(9, 81).T, energy
 
+    def position_biases(self) -> tuple[Array | None, ...]:
+        """The attention biases over pairs of cells (they learn at their own rate)."""
+        return tuple(cast(AttentionCoupling, b.coupling).site_bias for b in self.blocks)
+
 
 def board_predictions(logits: Array, puzzle: Array) -> Array:
     """Predicted digits `(..., 81)`: the clues as given, the blanks from the logits."""
@@ -119,7 +124,9 @@ def board_predictions(logits: Array, puzzle: Array) -> Array:
     return jnp.where(flat > 0, flat, guess)
 
 
-def sudoku_loss(model: SudokuAKOrN, batch, key) -> tuple[Array, dict[str, Array]]:
+def sudoku_loss(
+    model: SudokuAKOrN | SudokuTransformer, batch, key
+) -> tuple[Array, dict[str, Array]]:
     """Cross-entropy over all 81 cells; metrics: `accuracy` over the blank cells (which
     selects the best model in `fit`: board accuracy is 0 for long early on, a tie that
     would keep the first epoch) and `board_accuracy`."""
@@ -228,8 +235,13 @@ class SudokuData:
 
 @dataclasses.dataclass(frozen=True)
 class AKOrNSudokuConfig:
-    """`akorn_sudoku`: defaults are the paper's (section 5.2 and its code)."""
+    """`akorn_sudoku`: defaults are the paper's (section 5.2 and its code).
 
+    `model: transformer` trains the paper's baseline instead (`SudokuTransformer`,
+    `n_blocks` layers with MLPs `mlp_ratio` times as wide as `channels`), the same way.
+    """
+
+    model: Literal["akorn", "transformer"] = "akorn"
     channels: int = 512
     dim: int = 4
     heads: int = 8
@@ -244,6 +256,7 @@ class AKOrNSudokuConfig:
     position_learning_rate: float = 1e-3
     n_votes: int = 100
     checkpoint_every_steps: int = 100
+    mlp_ratio: int = 2
     data: SudokuData = SudokuData()
 
     def __post_init__(self) -> None:
@@ -258,6 +271,7 @@ class AKOrNSudokuConfig:
             "batch_size",
             "n_votes",
             "checkpoint_every_steps",
+            "mlp_ratio",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
@@ -269,7 +283,9 @@ class AKOrNSudokuConfig:
             raise ValueError("batch_size: larger than data.n_train")
 
 
-def _optimizer(model: SudokuAKOrN, lr: float, position_lr: float) -> optax.GradientTransformation:
+def _optimizer(
+    model: SudokuAKOrN | SudokuTransformer, lr: float, position_lr: float
+) -> optax.GradientTransformation:
     """Adam, with its own rate for the attention's site bias (the position code).
 
     (`brainsim.train.group_optimizer` would do, but it hands optax the label tree, which
@@ -278,11 +294,8 @@ def _optimizer(model: SudokuAKOrN, lr: float, position_lr: float) -> optax.Gradi
     """
     params = eqx.filter(model, eqx.is_inexact_array)
     labels = jax.tree_util.tree_map(lambda _: "rest", params)
-    labels = eqx.tree_at(
-        lambda m: tuple(b.coupling.site_bias for b in m.blocks),
-        labels,
-        tuple("position" for _ in model.blocks),
-    )
+    biases = model.position_biases()
+    labels = eqx.tree_at(lambda m: m.position_biases(), labels, tuple("position" for _ in biases))
     transforms = {"rest": optax.adam(lr), "position": optax.adam(position_lr)}
     return optax.multi_transform(transforms, lambda _: labels)
 
@@ -319,16 +332,27 @@ def _train(config: AKOrNSudokuConfig, run: TrainRun) -> dict[str, Any]:
         for i in range(0, len(val_p), config.batch_size)
     ]
     key = jr.key(run.seed)
-    model = SudokuAKOrN(
-        config.channels,
-        config.dim,
-        config.heads,
-        config.n_blocks,
-        config.n_steps,
-        config.gamma,
-        config.omega,
-        key=jr.fold_in(key, 0),
-    )
+    model: SudokuAKOrN | SudokuTransformer
+    if config.model == "transformer":
+        model = SudokuTransformer(
+            config.channels,
+            config.heads,
+            config.n_blocks,
+            config.mlp_ratio,
+            key=jr.fold_in(key, 0),
+        )
+    else:
+        model = SudokuAKOrN(
+            config.channels,
+            config.dim,
+            config.heads,
+            config.n_blocks,
+            config.n_steps,
+            config.gamma,
+            config.omega,
+            key=jr.fold_in(key, 0),
+        )
+    n_params = sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array)))
     optimizer = _optimizer(model, config.learning_rate, config.position_learning_rate)
     t1 = time.perf_counter()
     result = fit(
@@ -364,6 +388,8 @@ def _train(config: AKOrNSudokuConfig, run: TrainRun) -> dict[str, Any]:
         key=eval_key,
     )
     summary = {
+        "model": config.model,
+        "n_params": int(n_params),
         "test_board_accuracy": test["board_accuracy"],
         "test_board_accuracy_train_steps": test_train_t["board_accuracy"],
         "ood_board_accuracy": ood["board_accuracy"],

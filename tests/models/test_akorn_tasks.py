@@ -111,9 +111,11 @@ def _tiny(task, **extra):
     return load_train_config(config)
 
 
-def test_akorn_sudoku_task_end_to_end(tmp_path):
+@pytest.mark.parametrize("model", ["akorn", "transformer"])
+def test_akorn_sudoku_task_end_to_end(tmp_path, model):
     config = _tiny(
         "akorn_sudoku",
+        model=model,
         n_steps_eval=2,
         n_votes=1,
         data={"n_train": 8, "n_val": 4, "n_test": 4, "n_test_ood": 4},
@@ -123,6 +125,7 @@ def test_akorn_sudoku_task_end_to_end(tmp_path):
     for k in ("test_board_accuracy", "ood_board_accuracy", "ood_board_accuracy_vote"):
         assert 0.0 <= summary[k] <= 1.0
     assert sum(v[0] for v in summary["ood_by_givens"].values()) == 4
+    assert summary["model"] == model and summary["n_params"] > 0
     assert json.loads((out / "evaluation.json").read_text())["n_votes"] == 1
     assert (out / "checkpoints").is_dir() and (out / "data" / "sudoku_id.npz").is_file()
     lines = (out / "metrics.jsonl").read_text().splitlines()
@@ -146,6 +149,8 @@ def test_akorn_objects_task_end_to_end(tmp_path):
     [
         ("akorn_sudoku", "channels", 10, "channels"),
         ("akorn_sudoku", "n_steps", 0, "n_steps"),
+        ("akorn_sudoku", "model", "rnn", "model"),
+        ("akorn_sudoku", "mlp_ratio", 0, "mlp_ratio"),
         ("akorn_objects", "coupling", "dense", "coupling"),
         ("akorn_objects", "patch", 5, "patch"),
     ],
@@ -171,3 +176,34 @@ def test_sudoku_model_is_seeded_and_the_vote_takes_the_lowest_energy(getkey):
     best = 1 + int(jnp.argmin(energies[1:]))
     np.testing.assert_array_equal(vote[0], board_predictions(logits[best], puzzle))
     np.testing.assert_array_equal(first[0], board_predictions(logits[1], puzzle))
+
+
+@pytest.mark.parametrize("kind", ["akorn", "transformer"])
+def test_sudoku_position_bias_learns_at_its_own_rate(getkey, kind):
+    from brainsim.models._akorn_sudoku import SudokuAKOrN, _optimizer, sudoku_loss
+    from brainsim.models._sudoku_transformer import SudokuTransformer
+
+    if kind == "akorn":
+        model = SudokuAKOrN(8, 4, 2, 1, 2, key=getkey())
+    else:
+        model = SudokuTransformer(8, 2, 2, key=getkey())
+    puzzle = jnp.asarray(_grid(PUZZLE))[None]
+    solution = jnp.asarray(_grid(SOLUTION))[None]
+    grads = eqx.filter_grad(lambda m: sudoku_loss(m, (puzzle, solution), jr.key(0))[0])(model)
+    opt = _optimizer(model, 0.0, 0.1)  # only the position biases move
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes int steps and floats
+        updates, _ = opt.update(grads, opt.init(eqx.filter(model, eqx.is_inexact_array)))
+    moved = eqx.apply_updates(model, updates)
+    for before, after in zip(model.position_biases(), moved.position_biases(), strict=True):
+        assert float(jnp.max(jnp.abs(after - before))) > 0.01
+
+    def rest(m):
+        return eqx.tree_at(lambda t: t.position_biases(), m, replace_fn=jnp.zeros_like)
+
+    for a, b in zip(jax.tree_util.tree_leaves(rest(model)), jax.tree_util.tree_leaves(rest(moved))):
+        np.testing.assert_array_equal(a, b)
+    if kind == "transformer":  # no oscillators: the key does not matter
+        l1, e1 = model(puzzle[0], key=jr.key(1))
+        l2, _ = model(puzzle[0], key=jr.key(2))
+        np.testing.assert_array_equal(l1, l2)
+        assert float(e1) == 0.0

@@ -1,6 +1,7 @@
 """Cost of a 250-ms liquid feature run per sample: the gather over every synapse, the
 dense input block with the liquid synapses gathered ("hybrid"), everything dense, and
-the plastic run of NALSM's feature protocol (fading astrocyte-STDP, always gathered).
+the plastic run of NALSM's feature protocol (fading astrocyte-STDP, always gathered),
+with its updates masked over every synapse or event-driven.
 
     python bench/nalsm/speed.py [--sizes 1000 8000] [--batch 32] [--repeats 3] [--plastic-max 1000]
 
@@ -62,7 +63,9 @@ def main():
         if n <= args.plastic_max:
             plastic = build_liquid(n_liquid=n, grid=(side,) * 3, seed=0)
             nalsm = PlasticityConfig().build(plastic)
-            variants.append(("plastic (NALSM features)", nalsm.feature_liquid(plastic=True)))
+            features = nalsm.feature_liquid(plastic=True)
+            variants.append(("plastic (NALSM features)", features))
+            variants.append(("plastic, event-driven updates", features.with_event_updates()))
         totals = {}
         for name, liquid in variants:
             sec, rate, total = time_per_sample(liquid, x, keys, args.steps, args.repeats)

@@ -22,15 +22,18 @@ Term = Callable[[Array, Array, Array], Array]
 """`(pre_idx, post_idx, w_syn) -> dw_syn` for the synapses given by their endpoints."""
 
 
-def _table(owner: np.ndarray, n: int, nnz: int) -> np.ndarray:
-    """`(n + 1, max_degree)` flat synapse ids of each neuron, padded with `nnz`."""
+def _table(owner: np.ndarray, n: int, nnz: int, keep: np.ndarray) -> np.ndarray:
+    """`(n + 1, max_degree)` flat synapse ids of each neuron (the entries in `keep`),
+    padded with `nnz`."""
+    ids = np.flatnonzero(keep)
+    owner = owner[ids]
     order = np.argsort(owner, kind="stable")
     counts = np.bincount(owner, minlength=n)
     width = max(int(counts.max(initial=0)), 1)
     table = np.full((n + 1, width), nnz, dtype=np.int32)
     starts = np.concatenate([[0], np.cumsum(counts)])
     slot = np.arange(owner.size) - starts[owner[order]]
-    table[owner[order], slot] = order
+    table[owner[order], slot] = ids[order]
     return table
 
 
@@ -43,6 +46,8 @@ class EventIndex(eqx.Module):
     - `n_pre`, `n_post`: population sizes.
     - `pre_chunk`, `post_chunk`: how many spiking neurons of each side one pass of the
       event loop handles (a performance knob: about the usual number of spikes per step).
+    - `valid`: optional bool mask of the real synapses (shape of `pre_ids`); the others
+      (the padding of a padded table) are never touched.
     """
 
     by_pre: Int[Array, "n_pre_plus_1 deg_pre"]
@@ -61,14 +66,18 @@ class EventIndex(eqx.Module):
         *,
         pre_chunk: int,
         post_chunk: int,
+        valid=None,
     ):
         for name, value in (("pre_chunk", pre_chunk), ("post_chunk", post_chunk)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         pre = np.asarray(pre_ids).reshape(-1)
         post = np.asarray(post_ids).reshape(-1)
-        self.by_pre = jnp.asarray(_table(pre, n_pre, pre.size))
-        self.by_post = jnp.asarray(_table(post, n_post, post.size))
+        keep = np.ones(pre.size, bool) if valid is None else np.asarray(valid, bool).reshape(-1)
+        if keep.size != pre.size:
+            raise ValueError(f"valid must have the shape of pre_ids, got {np.shape(valid)}")
+        self.by_pre = jnp.asarray(_table(pre, n_pre, pre.size, keep))
+        self.by_post = jnp.asarray(_table(post, n_post, post.size, keep))
         self.pre_flat = jnp.asarray(pre, jnp.int32)
         self.post_flat = jnp.asarray(post, jnp.int32)
         self.pre_chunk = min(pre_chunk, max(n_pre, 1))
@@ -134,11 +143,18 @@ def _apply_events(
             return new.at[syn].add(jnp.where(syn < nnz, dw, 0), mode="drop")
 
         new = jax.lax.fori_loop(0, n_chunks, add, new)
+    per_synapse = jnp.ndim(w_min) > 0  # bounds of w's shape: read at the synapses
+    lo_flat = jnp.reshape(w_min, -1) if per_synapse else w_min
+    hi_flat = jnp.reshape(w_max, -1) if per_synapse else w_max
     for ids, n_chunks, table, chunk, _ in sides:
 
         def clip(c, new, ids=ids, table=table, chunk=chunk):
             syn = synapses(ids, c, table, chunk)
-            value = clip_weights(new.at[syn].get(mode="fill", fill_value=0), w_min, w_max)
+            lo, hi = lo_flat, hi_flat
+            if per_synapse:
+                safe = jnp.minimum(syn, nnz - 1)
+                lo, hi = lo_flat[safe], hi_flat[safe]
+            value = clip_weights(new.at[syn].get(mode="fill", fill_value=0), lo, hi)
             return new.at[syn].set(value, mode="drop")
 
         new = jax.lax.fori_loop(0, n_chunks, clip, new)
@@ -165,7 +181,8 @@ def apply_changes(
     - `s_pre`, `s_post`: this step's spikes (floats).
     - `post_term`, `pre_term`: `(pre_idx, post_idx, w_syn) -> dw` at the synapses whose
       post (resp. pre) neuron spiked; they include the spike factor themselves.
-    - `w_min`, `w_max`: the bounds (scalars for the event path).
+    - `w_min`, `w_max`: the bounds (for the event path: scalars, or one per synapse in
+      the shape of `w`).
     - `index`: an `EventIndex` for the event path, or `None` for the masked path.
 
     **Returns:** the new weights. With `index`, only the synapses of spiking neurons are
@@ -173,6 +190,12 @@ def apply_changes(
     """
     if index is None:
         return apply_masked(w, pre_ids, post_ids, s_pre, s_post, post_term, pre_term, w_min, w_max)
-    if jnp.ndim(w_min) or jnp.ndim(w_max):
-        raise ValueError("the event-driven path needs scalar w_min and w_max")
+    for name, bound in (("w_min", w_min), ("w_max", w_max)):
+        if jnp.ndim(bound) and jnp.shape(bound) != w.shape:
+            raise ValueError(
+                f"{name}: the event-driven path needs a scalar or one bound per synapse"
+                f" {w.shape}, got shape {jnp.shape(bound)}"
+            )
+    if jnp.ndim(w_min) != jnp.ndim(w_max):
+        w_min, w_max = (jnp.broadcast_to(b, w.shape) for b in (w_min, w_max))
     return _apply_events(w, index, s_pre, s_post, post_term, pre_term, w_min, w_max)

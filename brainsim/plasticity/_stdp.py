@@ -211,7 +211,8 @@ class PairSTDP(AbstractPlasticityRule):
         - `pre_spikes` `(n_pre,)`, `post_spikes` `(n_post,)`: this step's spikes.
         - `dt`: the step (ms); `modulation`: see the class docstring.
         - `index`: an `EventIndex` to touch only the synapses of spiking neurons (needs
-          scalar bounds and modulation), or `None` to mask over all synapses.
+          a scalar modulation, and bounds that are scalars or one per synapse), or
+          `None` to mask over all synapses.
 
         **Returns:** `(state, w)`.
         """

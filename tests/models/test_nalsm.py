@@ -235,3 +235,21 @@ def test_nalsm_task_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())["summary"]
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert (out / "w_init.pkl").is_file() and summary["init_seconds"] > 0
+
+
+def test_event_driven_plasticity_equals_the_masked_path(x64):
+    liq = build_liquid(n_liquid=27, grid=(3, 3, 3), n_input=16, w_liquid=3.0, w_input=3.0, seed=2)
+    plastic = PlasticityConfig().build(liq).feature_liquid()  # astrocyte, fading rates
+    events = plastic.with_event_updates(pre_chunk=3, post_chunk=2)  # overflowing passes
+    drive = jnp.asarray(np.random.default_rng(0).random((80, 16)) < 0.2, jnp.float64)
+
+    def run(model):
+        return integrate(model, model.init_state(), drive, dt=1.0, n_steps=80).state
+
+    masked, evented = run(plastic), run(events)
+    np.testing.assert_array_equal(np.asarray(evented.counts), np.asarray(masked.counts))
+    np.testing.assert_allclose(np.asarray(evented.w), np.asarray(masked.w), rtol=1e-12, atol=1e-14)
+    assert float(masked.counts.sum()) > 0 and not np.allclose(masked.w, liq.w0)
+    assert events.with_plasticity(None).events is None
+    with pytest.raises(ValueError, match="static"):
+        liq.with_event_updates()

@@ -83,3 +83,35 @@ def test_event_index_tables():
     assert sorted(by_post[1][by_post[1] < 6]) == [0, 2, 3]
     with pytest.raises(ValueError, match="pre_chunk"):
         EventIndex(pre_ids, post_ids, 3, 3, pre_chunk=0, post_chunk=1)
+
+
+def test_event_path_with_bounds_per_synapse_and_padding(x64, driver):
+    """NALSM's layout: a padded post-major table whose real synapses have bounds of
+    their own (here E -> [0, 1], I -> [-1, 0]), and padding slots (bounds [0, 0]) that
+    the `valid` mask keeps out of the index."""
+    rng = np.random.default_rng(3)
+    fan_in = np.stack([rng.choice(N_PRE, 4, replace=False) for _ in range(N_POST)])
+    valid = rng.random(fan_in.shape) < 0.75
+    inhibitory = np.arange(N_PRE) % 3 == 0
+    lo = np.where(valid, np.where(inhibitory[fan_in], -1.0, 0.0), 0.0)
+    hi = np.where(valid, np.where(inhibitory[fan_in], 0.0, 1.0), 0.0)
+    w0 = jnp.asarray(np.where(valid, rng.uniform(lo, hi), 0.0))
+    post_ids = np.broadcast_to(np.arange(N_POST)[:, None], fan_in.shape)
+    rule = PairSTDP(a_plus=0.2, a_minus=0.25, w_min=lo, w_max=hi, inhibitory_pre=inhibitory)
+    pre = rng.random((N_STEPS, N_PRE)) < 0.3
+    post = rng.random((N_STEPS, N_POST)) < 0.3
+    index = EventIndex(fan_in, post_ids, N_PRE, N_POST, pre_chunk=2, post_chunk=2, valid=valid)
+    assert np.all(np.asarray(index.by_pre)[np.asarray(index.by_pre) < valid.size] < valid.size)
+    touched = np.unique(
+        np.concatenate([np.asarray(index.by_pre).ravel(), np.asarray(index.by_post).ravel()])
+    )
+    assert set(touched[touched < valid.size]) == set(np.flatnonzero(valid))
+    masked = driver(rule, w0, fan_in, post_ids, pre, post, 1.0)[2]
+    events = driver(rule, w0, fan_in, post_ids, pre, post, 1.0, None, index)[2]
+    np.testing.assert_allclose(np.asarray(events), np.asarray(masked), rtol=1e-12, atol=1e-15)
+    final = np.asarray(masked[-1])
+    nonzero = valid & (final != 0.0)  # both bounds reached, away from 0 (a bound of all)
+    assert np.any(final[nonzero] == hi[nonzero]) and np.any(final[nonzero] == lo[nonzero])
+    assert np.all(final[~valid] == 0.0)
+    with pytest.raises(ValueError, match="valid"):
+        EventIndex(fan_in, post_ids, N_PRE, N_POST, pre_chunk=2, post_chunk=2, valid=valid[:2])

@@ -52,7 +52,8 @@ class DiehlCookParams:
       63.75 Hz at 255); raised by `intensity_step` while fewer than `min_spikes`
       excitatory spikes answer, at most `max_attempts` presentations per sample.
     - `nu_pre`, `nu_post`, `tau_pre`, `tau_post1`, `tau_post2`, `w_max`: the STDP rule.
-    - `theta_plus`, `tau_theta`: adaptive threshold (mV per spike, ms).
+    - `theta_plus`, `tau_theta`: adaptive threshold (mV per spike, ms); the decay is
+      applied once per presentation (`decay_thresholds`).
     - `theta_offset`: the authors' threshold is `v > theta - theta_offset - 52 mV`, with
       `theta` starting at `theta_offset` (20 mV) and decaying towards 0 with
       `tau_theta` while it learns: every threshold starts at -52 mV and falls by

@@ -364,7 +364,7 @@ def initialize_liquid(
     done = 0
     if checkpoint is not None and Path(checkpoint).is_file():
         saved = load_pytree(checkpoint)
-        if saved["n_samples"] == n_samples:
+        if saved["n_samples"] == n_samples and saved.get("span") == span:
             state = eqx.tree_at(lambda s: (s.w, s.stdp), state, (saved["w"], saved["stdp"]))
             done = int(saved["done"])
     t0 = time.perf_counter()
@@ -380,7 +380,14 @@ def initialize_liquid(
         done = stop
         if checkpoint is not None:
             save_pytree(
-                checkpoint, {"w": state.w, "stdp": state.stdp, "done": done, "n_samples": n_samples}
+                checkpoint,
+                {
+                    "w": state.w,
+                    "stdp": state.stdp,
+                    "done": done,
+                    "n_samples": n_samples,
+                    "span": span,
+                },
             )
         if progress is not None:
             progress(done, n_samples)

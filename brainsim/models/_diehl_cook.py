@@ -34,6 +34,13 @@ from ..plasticity import (
     check_normalization,
     normalize_incoming,
 )
+from ..plasticity._dc_delayed import (
+    DelayLine,
+    delayed_stdp_step,
+    delayed_transmit,
+    empty_delay_line,
+    init_delay_line,
+)
 from ..plasticity._dc_dense import dense_stdp_step, spike_indices
 from ..synapses import COBA, Exponential
 
@@ -72,6 +79,11 @@ class DiehlCookParams:
       timer passes 5 ms one step after the spike, so only the refractory period
       remains (5, as BindsNET). Brian2 ports that read the rate as 0.1 block firing for
       50 ms (`t_lockout=50`).
+    - `input_delay`: the longest input -> excitatory transmission delay (ms). Each
+      synapse gets its own delay, uniform over the whole steps `0 .. input_delay / dt`,
+      and learns from the spikes as they arrive (`brainsim.plasticity._dc_delayed`);
+      the authors' code draws them from 0-10 ms. 0 (the default) transmits in the step
+      of the spike, as BindsNET does.
     """
 
     n_neurons: int = 100
@@ -98,6 +110,7 @@ class DiehlCookParams:
     w_ie: float = 17.0
     max_input_events: int = 32
     t_lockout: float = 5.0
+    input_delay: float = 0.0
 
     def __post_init__(self):
         positive = ("dt", "t_present", "tau_pre", "tau_post1", "tau_post2", "tau_theta")
@@ -110,7 +123,7 @@ class DiehlCookParams:
         for name in ("t_rest", "intensity", "intensity_step", "min_spikes", "nu_pre", "nu_post"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
-        for name in ("theta_plus", "theta_offset", "w_ei", "w_ie", "t_lockout"):
+        for name in ("theta_plus", "theta_offset", "w_ei", "w_ie", "t_lockout", "input_delay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be non-negative, got {getattr(self, name)!r}")
         if self.dt >= 1.0:
@@ -124,7 +137,8 @@ class DiehlCookParams:
 
 
 class DiehlCookState(eqx.Module):
-    """Input weights `w` `(784, n)`, both populations, conductances and STDP traces."""
+    """Input weights `w` `(784, n)`, both populations, conductances and STDP traces;
+    `line` holds the input delays and the spikes in flight (`None` without delays)."""
 
     w: Float[Array, "784 n"]
     exc: AdaptiveThresholdState
@@ -134,6 +148,7 @@ class DiehlCookState(eqx.Module):
     ge_inh: Float[Array, " n"]
     traces: TripletSTDPState
     since_spike: Float[Array, " n"]
+    line: DelayLine | None = None
 
 
 def _euler_tau(tau: float, dt: float) -> float:
@@ -218,9 +233,14 @@ class DiehlCook(eqx.Module):
     def n_rest(self) -> int:
         return int(round(self.params.t_rest / self.params.dt))
 
+    @property
+    def delay_steps(self) -> int:
+        """The longest input delay in steps (0: no delay line)."""
+        return int(round(self.params.input_delay / self.params.dt))
+
     def init_state(self, *, key: PRNGKeyArray) -> DiehlCookState:
         """Weights uniform in `[w_init_low, w_init_high]`, thresholds at `theta_offset`,
-        everything else at rest."""
+        input delays (if any) uniform, everything else at rest."""
         p = self.params
         dtype = jnp.result_type(float)
         w = jr.uniform(key, (N_INPUT, self.n), dtype, p.w_init_low, p.w_init_high)
@@ -229,13 +249,20 @@ class DiehlCook(eqx.Module):
         exc = AdaptiveThresholdState(exc.neuron, exc.theta + p.theta_offset)
         inh = self.inh.init_state(key=key)
         traces = self.rule.init_state(N_INPUT, self.n)
-        return DiehlCookState(w, exc, inh, z, z, z, traces, z + _LONG_AGO)
+        line = None
+        if self.delay_steps:
+            k_delay = jr.fold_in(key, 1)
+            line = init_delay_line(N_INPUT, self.n, self.delay_steps, key=k_delay, dtype=dtype)
+        return DiehlCookState(w, exc, inh, z, z, z, traces, z + _LONG_AGO, line)
 
     def at_rest(self, state: DiehlCookState) -> DiehlCookState:
-        """`state` with everything but the weights and thresholds back at rest."""
+        """`state` with everything but the weights, thresholds and delays back at rest."""
         fresh = self.init_state(key=jr.key(0))
         exc = AdaptiveThresholdState(fresh.exc.neuron, state.exc.theta)
-        return dataclasses.replace(fresh, w=state.w, exc=exc)  # type: ignore[type-var]
+        line = state.line
+        if line is not None:
+            line = empty_delay_line(line.delays, line.size, state.w.dtype)
+        return dataclasses.replace(fresh, w=state.w, exc=exc, line=line)  # type: ignore[type-var]
 
     def normalize(self, state: DiehlCookState) -> DiehlCookState:
         """Scale each neuron's input weights to sum to `norm_target`."""
@@ -269,8 +296,15 @@ class DiehlCook(eqx.Module):
         exc = AdaptiveThresholdState(neuron, theta)
         since_spike = jnp.where(s_e > 0, 0.0, since)
         inh, s_i = self.inh.step(state.inh, drive_i, 0.0, dt)
-        w, traces = state.w, state.traces
-        if learn:
+        w, traces, line = state.w, state.traces, state.line
+        k = self.params.max_input_events
+        if line is not None and learn:
+            traces, w, line, x = delayed_stdp_step(
+                self.rule, traces, w, line, pre_spikes, s_e, dt, k
+            )
+        elif line is not None:
+            line, x = delayed_transmit(w, line, pre_spikes, k)
+        elif learn:
             traces, w, x = dense_stdp_step(self.rule, traces, w, pre_idx, pre_spikes, s_e, dt)
         elif pre_spikes is None:
             x = jnp.zeros((self.n,), w.dtype)
@@ -279,7 +313,7 @@ class DiehlCook(eqx.Module):
         ge_exc = self.syn_e.step(state.ge_exc, x, 0.0, dt)
         gi_exc = self.syn_i.step(state.gi_exc, self.w_ie * (jnp.sum(s_i) - s_i), 0.0, dt)
         ge_inh = self.syn_e.step(state.ge_inh, self.w_ei * s_e, 0.0, dt)
-        new = DiehlCookState(w, exc, inh, ge_exc, gi_exc, ge_inh, traces, since_spike)
+        new = DiehlCookState(w, exc, inh, ge_exc, gi_exc, ge_inh, traces, since_spike, line)
         return new, s_e
 
     def rates(self, image: Array) -> Float[Array, " 784"]:
@@ -344,7 +378,7 @@ class DiehlCook(eqx.Module):
         prob = prob * (p.dt * 1e-3)
         u = jr.uniform(jr.fold_in(key, attempt), (self.n_present, N_INPUT), dtype)
         spikes = u < prob[None, :]
-        idx = spike_indices(spikes, p.max_input_events) if learn else None
+        idx = spike_indices(spikes, p.max_input_events) if learn and state.line is None else None
 
         def on(s, xs):
             s, s_e = self.step(s, *xs, learn=learn)

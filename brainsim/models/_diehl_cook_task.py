@@ -107,6 +107,10 @@ def _load(out: Path, template: DiehlCookState) -> tuple[DiehlCookState, _Progres
     path = out / CHECKPOINT
     saved = load_pytree(path)
     state = saved["state"]
+    if isinstance(state, DiehlCookState) and "line" not in vars(state):
+        # written before the input delays existed: the same state without a delay line
+        names = [f.name for f in dataclasses.fields(DiehlCookState) if f.name != "line"]
+        state = DiehlCookState(**{name: getattr(state, name) for name in names})
     try:
         same_tree: bool = jtu.tree_structure(state) == jtu.tree_structure(template)  # type: ignore[operator]
         fits = same_tree and all(

@@ -154,6 +154,7 @@ def test_training_keeps_bounds_normalises_and_raises_intensity(getkey):
         ({"w_init_low": 0.5, "w_init_high": 0.1}, "w_init_low"),
         ({"n_neurons": 0}, "n_neurons"),
         ({"dt": 1.0}, "dt"),
+        ({"input_delay": -1.0}, "input_delay"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, needle):
@@ -314,3 +315,40 @@ def test_respond_once_is_respond_for_images_answered_at_once(getkey):
     first = np.asarray(attempts) == 1
     assert first.sum() >= 3 and int(attempts[2]) == 3
     np.testing.assert_array_equal(np.asarray(once)[first], np.asarray(counts)[first])
+
+
+def test_input_delays_deliver_late_and_training_keeps_them(getkey):
+    """With `input_delay`, an input spike reaches each excitatory neuron after its
+    synapse's delay; training keeps the delays, the bounds and the normalisation."""
+    params = DiehlCookParams(
+        n_neurons=5,
+        input_delay=10.0,
+        t_present=60.0,
+        t_rest=20.0,
+        max_attempts=2,
+        nu_pre=5e-3,
+        nu_post=0.5,
+    )
+    model = DiehlCook(params)
+    state = model.init_state(key=getkey())
+    delays = np.asarray(state.line.delays)
+    assert delays.shape == (784, 5) and delays.min() == 0 and delays.max() == 20
+    spike = jnp.zeros(784, bool).at[3].set(True)
+    quiet = jnp.zeros(784, bool)
+    s = model.at_rest(state)
+    arrived = []
+    for t in range(25):
+        s, _ = model.step(s, None, spike if t == 0 else quiet, learn=False)
+        arrived.append(np.asarray(s.ge_exc) > 0)
+    first = np.argmax(np.stack(arrived), axis=0)
+    np.testing.assert_array_equal(first, delays[3])
+
+    images = jnp.asarray(_blob_images(getkey(), 3))
+    trained, counts, _ = train_block(model, state, images, jr.split(getkey(), 3))
+    assert float(counts.sum()) > 0
+    np.testing.assert_array_equal(np.asarray(trained.line.delays), delays)
+    w = np.asarray(trained.w)
+    assert w.min() >= 0.0 and w.max() <= params.w_max and not np.allclose(w, state.w)
+    rest = model.at_rest(trained)
+    np.testing.assert_array_equal(np.asarray(rest.line.delays), delays)
+    assert float(jnp.abs(rest.line.due).sum()) == 0.0 and int(rest.line.t) == 0

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from ._dc_dense import POST_CHUNK, chunked
 from ._traces import add_spikes, decay
 from ._triplet import TripletSTDP, TripletSTDPState
 
@@ -89,18 +90,6 @@ def empty_delay_line(delays: Int[Array, "n_pre n_post"], size: int, dtype) -> De
     )
 
 
-def _chunks(s: Bool[Array, " n"], k: int, body, carry):
-    """Run `body(carry, ids)` over the indices of `s` in chunks of `k` (padded with n)."""
-    n = s.shape[0]
-    ids_all = jnp.nonzero(s, size=n + k, fill_value=n)[0].astype(jnp.int32)
-    n_chunks = (jnp.sum(s) + k - 1) // k
-
-    def one(c, carry):
-        return body(carry, jax.lax.dynamic_slice(ids_all, (c * k,), (k,)))
-
-    return jax.lax.fori_loop(0, n_chunks, one, carry)
-
-
 def delayed_transmit(
     w: Float[Array, "n_pre n_post"],
     line: DelayLine,
@@ -130,7 +119,7 @@ def delayed_transmit(
             d = line.delays.at[ids].get(mode="fill", fill_value=0)
             return due.at[(slot + d) % size, cols].add(rows, mode="drop")
 
-        due = _chunks(pre_spikes.astype(bool), k, send, due)
+        due = chunked(pre_spikes.astype(bool), k, send, due)
     x = due[slot]
     due = due.at[slot].set(0)
     return eqx.tree_at(lambda ln: (ln.due, ln.t), line, (due, line.t + 1)), x
@@ -185,14 +174,23 @@ def delayed_stdp_step(
     rows_ix = jnp.arange(n_pre, dtype=jnp.int32)[:, None]
     cols = jnp.arange(n_post, dtype=jnp.int32)[None, :]
 
-    # potentiation: each synapse reads its presynaptic trace `d` steps back
-    def potentiate(w):
-        r1_seen = line.r1[(slot - line.delays) % size, rows_ix]
-        gain = s_post * (rule.a2_plus + rule.a3_plus * o2)
-        w1 = w + r1_seen * gain[None, :]
-        return jnp.where(s_post[None, :] > 0, jnp.clip(w1, lo, hi), w)
+    # potentiation of the columns that spiked: each synapse reads its presynaptic trace
+    # `d` steps back
+    post_gain = s_post * (rule.a2_plus + rule.a3_plus * o2)
 
-    w = jax.lax.cond(jnp.any(s_post > 0), potentiate, lambda w: w, w)
+    def potentiate(w, ids):
+        d = line.delays.at[:, ids].get(mode="fill", fill_value=0)
+        r1_seen = line.r1[(slot - d) % size, rows_ix]
+        gain = post_gain.at[ids].get(mode="fill", fill_value=0)
+        cols = w.at[:, ids].get(mode="fill", fill_value=0) + r1_seen * gain[None, :]
+        return w.at[:, ids].set(jnp.clip(cols, lo, hi), mode="drop")
+
+    w = jax.lax.cond(
+        jnp.any(s_post > 0),
+        lambda w: chunked(s_post > 0, POST_CHUNK, potentiate, w),
+        lambda w: w,
+        w,
+    )
 
     # depression of the spikes emitted D - 1 steps ago, now arrived at every synapse
     old = (slot + 1) % size
@@ -205,7 +203,7 @@ def delayed_stdp_step(
         rows = jnp.clip(rows - loss[:, None] * o1_seen, lo, hi)
         return w.at[ids].set(rows, mode="drop")
 
-    w = _chunks(line.spikes[old], k, depress, w)  # with D = 1, `old` is this step
+    w = chunked(line.spikes[old], k, depress, w)  # with D = 1, `old` is this step
     new = TripletSTDPState(
         add_spikes(r1, s_pre, rule.pairing),
         add_spikes(r2, s_pre, rule.pairing),

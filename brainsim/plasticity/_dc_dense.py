@@ -17,6 +17,8 @@ from jaxtyping import Array, Bool, Float, Int
 from ._traces import add_spikes, decay
 from ._triplet import TripletSTDP, TripletSTDPState
 
+POST_CHUNK = 4  # postsynaptic columns updated per pass
+
 
 def spike_indices(spikes: Bool[Array, "*steps n"], k: int) -> Int[Array, "*steps k"]:
     """The indices of the spiking neurons of each step, padded with `n` to length `k`.
@@ -39,6 +41,27 @@ def spike_indices(spikes: Bool[Array, "*steps n"], k: int) -> Int[Array, "*steps
     flat = spikes.reshape(-1, n)
     idx = jax.vmap(lambda s: jnp.nonzero(s, size=k, fill_value=n)[0])(flat)
     return idx.astype(jnp.int32).reshape(*spikes.shape[:-1], k)
+
+
+def chunked(mask: Bool[Array, " n"], k: int, body, carry):
+    """`carry = body(carry, ids)` for the indices of `mask`, `k` at a time (the last chunk
+    padded with `n`, which `body` must drop).
+
+    The first pass always runs, outside any loop, and further passes (more than `k`
+    indices) run in a `fori_loop`: with the first pass inside the loop, XLA copied a
+    784 x 6400 weight matrix in every step that took the loop (about 1 ms). A caller
+    whose mask is usually empty puts the call under a `lax.cond`, as the column updates
+    here do.
+    """
+    n = mask.shape[0]
+    ids_all = jnp.nonzero(mask, size=n + k, fill_value=n)[0].astype(jnp.int32)
+    n_chunks = (jnp.sum(mask) + k - 1) // k
+
+    def one(c, carry):
+        return body(carry, jax.lax.dynamic_slice(ids_all, (c * k,), (k,)))
+
+    carry = body(carry, ids_all[:k])
+    return jax.lax.fori_loop(1, n_chunks, one, carry)
 
 
 def transmit_dense(
@@ -79,10 +102,10 @@ def dense_stdp_step(
     before the change, as `PlasticProjection.update_plastic` does. A pair rule is the
     triplet rule with `a3_plus = a3_minus = 0`.
 
-    Cost: the `k` listed rows are gathered and written back each step; a column update
-    (all `n_pre` synapses of the spiking postsynaptic neurons) runs only in steps with a
-    postsynaptic spike. A step with more than `k` presynaptic spikes takes the dense path
-    (same result).
+    Cost: the `k` listed rows are gathered and written back each step; the columns of
+    the postsynaptic neurons that spiked (all `n_pre` synapses of each, `POST_CHUNK` at
+    a time) only in steps with a postsynaptic spike. A step with more than `k`
+    presynaptic spikes takes further passes (same result).
 
     **Arguments:**
 
@@ -106,14 +129,7 @@ def dense_stdp_step(
     o1 = decay(state.o1, rule.tau_minus, dt)
     o2 = decay(state.o2, rule.tau_y, dt)
     post_gain = s_post * (rule.a2_plus + rule.a3_plus * o2)
-    any_post = jnp.any(s_post > 0)
     lo, hi = rule.w_min, rule.w_max
-
-    def potentiate(w):
-        return w + r1[:, None] * post_gain[None, :]
-
-    def clip_columns(w):
-        return jnp.where(s_post[None, :] > 0, jnp.clip(w, lo, hi), w)
 
     if pre_spikes is None:
         x = jnp.zeros((n_post,), dtype)
@@ -150,11 +166,15 @@ def dense_stdp_step(
     # the columns of spiking excitatory neurons, except rows done above
     spiked_row = (s_pre > 0)[:, None]
 
-    def columns(w):
-        w1 = jnp.where(spiked_row, w, potentiate(w))
-        return clip_columns(w1)
+    def columns(w, ids):
+        cols = w.at[:, ids].get(mode="fill", fill_value=0)
+        gain = post_gain.at[ids].get(mode="fill", fill_value=0)
+        cols = jnp.where(spiked_row, cols, cols + r1[:, None] * gain[None, :])
+        return w.at[:, ids].set(jnp.clip(cols, lo, hi), mode="drop")
 
-    w = jax.lax.cond(any_post, columns, lambda w: w, w)
+    w = jax.lax.cond(
+        jnp.any(s_post > 0), lambda w: chunked(s_post > 0, POST_CHUNK, columns, w), lambda w: w, w
+    )
     new = TripletSTDPState(
         add_spikes(r1, s_pre, rule.pairing),
         add_spikes(r2, s_pre, rule.pairing),

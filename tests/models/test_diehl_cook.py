@@ -35,13 +35,14 @@ def _rule():
 @pytest.mark.parametrize("k", [2, 8])
 def test_dense_step_equals_the_library_rule(getkey, k):
     """The fused step equals `TripletSTDP.step` (event path) on an ELL of the matrix,
-    also when a step has more than `k` input spikes (k=2), and it transmits with the old
-    weights."""
+    also when a step has more than `k` input spikes (k=2) or more spiking columns than
+    `POST_CHUNK`, and it transmits with the old weights."""
     n_pre, n_post, steps = 12, 5, 60
     rule = _rule()
     w0 = jr.uniform(getkey(), (n_pre, n_post), minval=0.0, maxval=1.0)
     pre = jr.uniform(getkey(), (steps, n_pre)) < 0.25
     post = jr.uniform(getkey(), (steps, n_post)) < 0.15
+    post = post.at[10].set(True)  # more spiking columns than one pass takes
     conn = ELL(np.tile(np.arange(n_post), (n_pre, 1)), w0, n_pre=n_pre, n_post=n_post, major="pre")
     index = EventIndex(conn.pre_ids, conn.post_ids, n_pre, n_post, pre_chunk=3, post_chunk=2)
     idx = spike_indices(pre, k)

@@ -15,11 +15,13 @@ arrival, not from the emission:
 
 As in Brian 1, the depression of a spike is applied once all of its arrivals have
 happened, `D - 1` steps after its emission, with the trace values recorded at each
-arrival (`o1_hist`); the potentiation reads the presynaptic traces of the last `D` steps
-(`r1_hist`). Without clipping the weights after the last arrival equal those of a
-per-synapse simulation of the delayed spike trains (tests/plasticity/test_dc_delayed.py
-checks this against a plain loop). Traces are read after their decay and before the
-step's spikes, as everywhere in `brainsim.plasticity`.
+arrival (`DelayLine.o1`); the potentiation reads the presynaptic traces of the last `D`
+steps (`DelayLine.r1`). Without clipping, the weights after the last arrival equal those of a
+per-synapse simulation of the delayed spike trains, in which each synapse keeps its own
+traces; the input transmitted in between sees a depression only once it is applied.
+`tests/plasticity/test_dc_delayed.py` checks both against a plain loop over synapses.
+Traces are read after their decay and before the step's spikes, as everywhere in
+`brainsim.plasticity`.
 """
 
 import equinox as eqx

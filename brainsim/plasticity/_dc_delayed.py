@@ -43,7 +43,7 @@ class DelayLine(eqx.Module):
     - `spikes`: `(D, n_pre)` presynaptic spikes of the last `D` steps (ring).
     - `r1`, `r2`: `(D, n_pre)` presynaptic traces of the last `D` steps (ring).
     - `o1`: `(D, n_post)` postsynaptic trace `o1` of the last `D` steps (ring).
-    - `t`: the step count; slot `t % D` is the current step's.
+    - `t`: the current step's slot, `0 .. D - 1` (it wraps, so it never overflows).
     """
 
     delays: Int[Array, "n_pre n_post"]
@@ -124,7 +124,7 @@ def delayed_transmit(
         due = chunked(pre_spikes.astype(bool), k, send, due)
     x = due[slot]
     due = due.at[slot].set(0)
-    return eqx.tree_at(lambda ln: (ln.due, ln.t), line, (due, line.t + 1)), x
+    return eqx.tree_at(lambda ln: (ln.due, ln.t), line, (due, (line.t + 1) % size)), x
 
 
 def delayed_stdp_step(

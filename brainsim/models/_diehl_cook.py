@@ -482,3 +482,38 @@ def respond_once(
         return model.show(start, image, key, attempt, learn=False)[1]
 
     return jax.vmap(one)(images, keys)
+
+
+@eqx.filter_jit
+def respond_in_sequence(
+    model: DiehlCook,
+    state: DiehlCookState,
+    images: Int[Array, "b length 28 28"],
+    keys: PRNGKeyArray,
+) -> tuple[Float[Array, "b length n"], Int[Array, "b length"]]:
+    """Spike counts with learning off, each of `b` chains of images shown in order.
+
+    As the authors test: every image of a chain starts where the one before (and its
+    rest) left the network, repeated brighter while fewer than `min_spikes` spikes
+    answer, as in training. Each chain starts from rest (`at_rest`); the chains are
+    independent and run as one `vmap`. A partly trained network can have neurons whose
+    thresholds sit near the resting potential and which only the lingering inhibition of
+    the image before holds down; `respond` starts every image from rest and lets them fire.
+
+    **Arguments:**
+
+    - `images`: `(b, length, 28, 28)`; `keys`: `(b, length)` keys, one per image.
+
+    **Returns:** `(counts, attempts)`: `(b, length, n)` and `(b, length)`.
+    """
+    start = model.at_rest(state)
+
+    def chain(images, keys):
+        def one(s, xs):
+            image, key = xs
+            s, counts, attempts = model.present(s, image, key, learn=False)
+            return s, (counts, attempts)
+
+        return jax.lax.scan(one, start, (images, keys))[1]
+
+    return jax.vmap(chain)(images, keys)

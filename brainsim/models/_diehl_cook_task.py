@@ -32,6 +32,7 @@ from ._diehl_cook import (
     DiehlCook,
     DiehlCookParams,
     DiehlCookState,
+    respond_in_sequence,
     respond_once,
     train_block,
 )
@@ -53,6 +54,10 @@ class STDPMNISTConfig:
       (a multiple of `block`).
     - `update_interval`: window of the running training accuracy (the authors: 10,000).
     - `eval_batch`: images per batched labelling / testing call.
+    - `eval_order`: `"rest"` shows every labelling / test image from rest (images are
+      independent); `"sequence"` shows them in order, in `eval_batch` chains, each
+      image starting where the one before left the network, as the authors test
+      (`respond_in_sequence`; needed by a partly trained 6400-neuron network).
     - `max_minutes`: stop training after this much wall time (checkpointed, then
       evaluated where it stands; `--resume` continues); 0 means no limit.
     """
@@ -65,6 +70,7 @@ class STDPMNISTConfig:
     checkpoint_every: int = 1000
     update_interval: int = 10000
     eval_batch: int = 100
+    eval_order: str = "rest"
     max_minutes: float = 0.0
 
     def __post_init__(self):
@@ -81,6 +87,8 @@ class STDPMNISTConfig:
             )
         if self.max_minutes < 0:
             raise ValueError(f"max_minutes: must be non-negative, got {self.max_minutes}")
+        if self.eval_order not in ("rest", "sequence"):
+            raise ValueError(f"eval_order: must be 'rest' or 'sequence', got {self.eval_order!r}")
         if self.n_test and not self.n_label:
             raise ValueError("n_label: testing needs labelled neurons, got 0")
 
@@ -248,14 +256,26 @@ def _responses(
 ) -> np.ndarray:
     """Spike counts `(len(images), n)` with learning off, in batches of `eval_batch`.
 
-    Every image is shown at the starting intensity; those that answered with fewer than
-    `min_spikes` spikes are shown again, brighter, up to `max_attempts` times (batches
-    padded to `eval_batch`, so one compiled function serves every call).
+    `eval_order="rest"`: every image is shown from rest at the starting intensity; those
+    that answered with fewer than `min_spikes` spikes are shown again, brighter, up to
+    `max_attempts` times (batches padded to `eval_batch`, so one compiled function serves
+    every call). `"sequence"`: `eval_batch` chains of consecutive images through
+    `respond_in_sequence`.
     """
     p = config.network
     n_img, batch = len(images), config.eval_batch
     counts = np.zeros((n_img, model.n), np.float32)
     keys = _keys(key, 0, n_img)
+    if config.eval_order == "sequence":
+        # eval_batch chains of consecutive images; the last chain padded with its last
+        # image, whose extra responses are dropped
+        length = -(-n_img // batch)
+        order = np.minimum(np.arange(batch * length), n_img - 1).reshape(batch, length)
+        got, _ = respond_in_sequence(
+            model, state, jnp.asarray(images[order]), keys[jnp.asarray(order)]
+        )
+        counts[order.reshape(-1)[:n_img]] = np.asarray(got).reshape(-1, model.n)[:n_img]
+        return counts
     pending = np.arange(n_img)
     for attempt in range(p.max_attempts):
         for lo in range(0, len(pending), batch):

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -353,3 +354,27 @@ def test_input_delays_deliver_late_and_training_keeps_them(getkey):
     rest = model.at_rest(trained)
     np.testing.assert_array_equal(np.asarray(rest.line.delays), delays)
     assert float(jnp.abs(rest.line.due).sum()) == 0.0 and int(rest.line.t) == 0
+
+
+def test_respond_in_sequence_carries_the_state_from_image_to_image(getkey):
+    """Chains of images shown in order equal `present` called image after image with
+    learning off, each chain from rest; the task option is checked."""
+    from brainsim.models._diehl_cook import respond_in_sequence
+    from brainsim.models._diehl_cook_task import STDPMNISTConfig
+
+    params = DiehlCookParams(n_neurons=6, t_present=80.0, t_rest=20.0, max_attempts=2)
+    model = DiehlCook(params)
+    state = model.init_state(key=getkey())
+    images = jnp.asarray(_blob_images(getkey(), 6)).reshape(2, 3, 28, 28)
+    keys = jr.split(getkey(), 6).reshape(2, 3)
+    counts, attempts = respond_in_sequence(model, state, images, keys)
+    present = eqx.filter_jit(lambda s, im, k: model.present(s, im, k, learn=False))
+    for b in range(2):
+        s = model.at_rest(state)
+        for i in range(3):
+            s, c, a = present(s, images[b, i], keys[b, i])
+            np.testing.assert_array_equal(np.asarray(counts[b, i]), np.asarray(c))
+            assert int(attempts[b, i]) == int(a)
+    assert float(counts.sum()) > 0
+    with pytest.raises(ValueError, match="eval_order"):
+        STDPMNISTConfig(eval_order="shuffled")

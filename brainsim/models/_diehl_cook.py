@@ -413,6 +413,18 @@ class DiehlCook(eqx.Module):
         return state
 
 
+def _in_order(model: DiehlCook, state: DiehlCookState, images, keys, *, learn: bool):
+    """`present` the images one after another, the state carried over: `(state,
+    (counts, attempts))`."""
+
+    def one(s, xs):
+        image, key = xs
+        s, counts, attempts = model.present(s, image, key, learn=learn)
+        return s, (counts, attempts)
+
+    return jax.lax.scan(one, state, (images, keys))
+
+
 @eqx.filter_jit
 def train_block(
     model: DiehlCook,
@@ -426,12 +438,7 @@ def train_block(
     presentations `(b,)`.
     """
 
-    def one(s, xs):
-        image, key = xs
-        s, counts, attempts = model.present(s, image, key, learn=True)
-        return s, (counts, attempts)
-
-    state, (counts, attempts) = jax.lax.scan(one, state, (images, keys))
+    state, (counts, attempts) = _in_order(model, state, images, keys, learn=True)
     return state, counts, attempts
 
 
@@ -507,13 +514,4 @@ def respond_in_sequence(
     **Returns:** `(counts, attempts)`: `(b, length, n)` and `(b, length)`.
     """
     start = model.at_rest(state)
-
-    def chain(images, keys):
-        def one(s, xs):
-            image, key = xs
-            s, counts, attempts = model.present(s, image, key, learn=False)
-            return s, (counts, attempts)
-
-        return jax.lax.scan(one, start, (images, keys))[1]
-
-    return jax.vmap(chain)(images, keys)
+    return jax.vmap(lambda im, k: _in_order(model, start, im, k, learn=False)[1])(images, keys)

@@ -111,8 +111,7 @@ def delayed_transmit(
     """
     size = line.size
     slot = line.t % size
-    n_pre, n_post = w.shape
-    cols = jnp.arange(n_post, dtype=jnp.int32)[None, :]
+    cols = jnp.arange(w.shape[1], dtype=jnp.int32)[None, :]
     due = line.due
     if pre_spikes is not None:
 

@@ -48,8 +48,8 @@ def chunked(mask: Bool[Array, " n"], k: int, body, carry):
     padded with `n`, which `body` must drop).
 
     The first pass always runs, outside any loop, and further passes (more than `k`
-    indices) run in a `fori_loop`: with the first pass inside the loop, XLA copied a
-    784 x 6400 weight matrix in every step that took the loop (about 1 ms). A caller
+    indices) run in a `fori_loop`: with the first pass inside the loop, a 784 x 6400
+    step that took the loop cost about 1 ms more (a copy of the matrix, we think). A caller
     whose mask is usually empty puts the call under a `lax.cond`, as the column updates
     here do.
     """

@@ -376,5 +376,10 @@ def test_respond_in_sequence_carries_the_state_from_image_to_image(getkey):
             np.testing.assert_array_equal(np.asarray(counts[b, i]), np.asarray(c))
             assert int(attempts[b, i]) == int(a)
     assert float(counts.sum()) > 0
+    # the carried state matters: from rest, the later images answer otherwise
+    from brainsim.models._diehl_cook import respond
+
+    from_rest, _ = respond(model, state, images.reshape(6, 28, 28), keys.reshape(6))
+    assert not np.array_equal(np.asarray(from_rest).reshape(2, 3, -1), np.asarray(counts))
     with pytest.raises(ValueError, match="eval_order"):
         STDPMNISTConfig(eval_order="shuffled")

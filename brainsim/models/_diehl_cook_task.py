@@ -6,7 +6,7 @@ blocks of `block` images. Every `checkpoint_every` images (and when the `max_min
 budget runs out) the state is written to `OUT/checkpoint.pkl`; `--resume` continues from
 it and gives the same result as an uninterrupted run. After training, the network is shown
 `n_label` training images with learning off to label its neurons, then `n_test` test
-images to classify (both batched, each image from rest).
+images to classify (`eval_order`: each image from rest, or in chains as the authors).
 
 Files in `OUT`: `metrics.jsonl` (one line per progress window: the authors' running
 training accuracy, spikes, presentations, speed), `checkpoint.pkl`, `model.npz`
@@ -32,6 +32,7 @@ from ._diehl_cook import (
     DiehlCook,
     DiehlCookParams,
     DiehlCookState,
+    receptive_field_contrast,
     respond_in_sequence,
     respond_once,
     train_block,
@@ -57,7 +58,13 @@ class STDPMNISTConfig:
     - `eval_order`: `"rest"` shows every labelling / test image from rest (images are
       independent); `"sequence"` shows them in order, in `eval_batch` chains, each
       image starting where the one before left the network, as the authors test
-      (`respond_in_sequence`; needed by a partly trained 6400-neuron network).
+      (`respond_in_sequence`). `eval_batch: 1` is the authors' single chain.
+    - `eval_min_contrast`: label and test without the excitatory neurons whose
+      `receptive_field_contrast` (largest over mean input weight) is below this: those
+      that have not learned a receptive field yet, silenced as if absent. 0 keeps them
+      all, as the paper tests its fully trained networks. In a partly trained
+      6400-neuron network they have thresholds at the resting potential and, with the
+      thresholds frozen, fire on and on (docs/stdp_mnist.md).
     - `max_minutes`: stop training after this much wall time (checkpointed, then
       evaluated where it stands; `--resume` continues); 0 means no limit.
     """
@@ -71,6 +78,7 @@ class STDPMNISTConfig:
     update_interval: int = 10000
     eval_batch: int = 100
     eval_order: str = "rest"
+    eval_min_contrast: float = 0.0
     max_minutes: float = 0.0
 
     def __post_init__(self):
@@ -84,6 +92,10 @@ class STDPMNISTConfig:
             raise ValueError(
                 f"checkpoint_every: must be a multiple of block ({self.block}), "
                 f"got {self.checkpoint_every}"
+            )
+        if self.eval_min_contrast < 0:
+            raise ValueError(
+                f"eval_min_contrast: must be non-negative, got {self.eval_min_contrast}"
             )
         if self.max_minutes < 0:
             raise ValueError(f"max_minutes: must be non-negative, got {self.max_minutes}")
@@ -220,9 +232,12 @@ def train_stdp_mnist(
         "mean_presentations": prog.attempts_total / max(prog.done, 1),
     }
     assignments = np.full((model.n,), -1)
+    left_out = receptive_field_contrast(state.w) < config.eval_min_contrast
+    summary["left_out_neurons"] = int(left_out.sum())
+    tested = model.silence(state, left_out)
     if config.n_label:
         t0 = time.perf_counter()
-        label_counts = _responses(model, state, images[: config.n_label], config, k_label)
+        label_counts = _responses(model, tested, images[: config.n_label], config, k_label)
         assignments = assign_labels(label_counts, labels[: config.n_label])
         summary["label_accuracy"] = accuracy(
             classify(label_counts, assignments), labels[: config.n_label]
@@ -233,7 +248,7 @@ def train_stdp_mnist(
     if config.n_test:
         t0 = time.perf_counter()
         test_images, test_labels = load_mnist(data_dir, "test")
-        test_counts = _responses(model, state, test_images[: config.n_test], config, k_test)
+        test_counts = _responses(model, tested, test_images[: config.n_test], config, k_test)
         pred = classify(test_counts, assignments)
         summary["test_accuracy"] = accuracy(pred, test_labels[: config.n_test])
         summary["n_test"] = config.n_test

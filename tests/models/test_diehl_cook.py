@@ -85,11 +85,19 @@ def test_dense_step_without_input_and_transmit():
     np.testing.assert_allclose(w2[:, 1:], 0.5)
     assert float(jnp.abs(x).sum()) == 0.0
     spikes = jnp.array([True, False, True, True])
+    w3 = jr.uniform(jr.key(2), (4, 3), w2.dtype)
+    for k in (1, 2, 4):  # three, two and one pass
+        np.testing.assert_allclose(
+            transmit_dense(w3, spike_indices(spikes, k), spikes),
+            spikes.astype(w3.dtype) @ w3,
+            rtol=1e-6,
+        )
+    # batched (vmap turns the passes into one loop over the busiest row) and no spikes
+    many = jr.bernoulli(jr.key(3), 0.3, (6, 4)).at[0].set(False)
     np.testing.assert_allclose(
-        transmit_dense(w2, spike_indices(spikes, 2), spikes), spikes.astype(w2.dtype) @ w2
-    )
-    np.testing.assert_allclose(
-        transmit_dense(w2, spike_indices(spikes, 4), spikes), spikes.astype(w2.dtype) @ w2
+        jax.vmap(lambda s: transmit_dense(w3, spike_indices(s, 1), s))(many),
+        many.astype(w3.dtype) @ w3,
+        rtol=1e-6,
     )
 
 
@@ -223,9 +231,48 @@ def test_cli_end_to_end_and_resume_equals_uninterrupted(tmp_path, data_dir):
         return [{k: v for k, v in r.items() if "seconds" not in k and "ms_" not in k} for r in rows]
 
     assert learned(part) == learned(whole)
+    assert resumed["left_out_neurons"] == 0
+    # evaluated again without the neurons of the lower half of receptive-field contrast:
+    # they are left out, never fire, and stay unlabelled
+    contrast = a["w"].max(0) / a["w"].mean(0)
+    cut = float(np.median(contrast))
+    again = ["--set", f"eval_min_contrast={cut}", "--resume"]
+    assert main(["train", str(cfg), "--out", str(part), *common, *sets, *again]) == 0
+    pruned = json.loads((part / "summary.json").read_text())["summary"]
+    assert pruned["left_out_neurons"] == int(np.sum(contrast < cut)) > 0
+    assigned = np.load(part / "model.npz")["assignments"]
+    assert np.all(assigned[contrast < cut] == -1)
     # a checkpoint of another network size is refused with the file's name, not a traceback
     other = ["--set", "network.n_neurons=30"]
     assert main(["train", str(cfg), "--out", str(part), *common, *sets, *other, "--resume"]) == 2
+
+
+def test_receptive_field_contrast_and_silenced_neurons(getkey):
+    """The contrast by hand; silencing no neuron changes nothing, silencing all of them
+    leaves the network mute."""
+    from brainsim.models._diehl_cook import receptive_field_contrast, respond_in_sequence
+
+    w = np.full((784, 3), 0.1, np.float32)
+    w[5, 1] = 0.1 + 0.9  # one strong input: max 1.0 over mean 0.1 + 0.9 / 784
+    w[:392, 2] = 0.0  # half the inputs off: 0.1 over 0.05
+    np.testing.assert_allclose(
+        receptive_field_contrast(jnp.asarray(w)), [1.0, 1.0 / (0.1 + 0.9 / 784), 2.0], rtol=1e-5
+    )
+    model = DiehlCook(DiehlCookParams(n_neurons=6, t_present=80.0, t_rest=20.0))
+    state = model.init_state(key=getkey())
+    images = jnp.asarray(_blob_images(getkey(), 2)).reshape(1, 2, 28, 28)
+    keys = jr.split(getkey(), 2).reshape(1, 2)
+    every, _ = respond_in_sequence(model, state, images, keys)
+    none, _ = respond_in_sequence(model, model.silence(state, jnp.zeros(6, bool)), images, keys)
+    np.testing.assert_array_equal(np.asarray(none), np.asarray(every))
+    assert float(every.sum()) > 0
+    off = jnp.asarray([True] * 6)
+    silent, _ = respond_in_sequence(model, model.silence(state, off), images, keys)
+    assert float(silent.sum()) == 0.0
+    with pytest.raises(ValueError, match="eval_min_contrast"):
+        from brainsim.models._diehl_cook_task import STDPMNISTConfig
+
+        STDPMNISTConfig(eval_min_contrast=-1.0)
 
 
 def test_membrane_stays_between_reversal_potentials_under_massive_inhibition():
@@ -376,6 +423,8 @@ def test_respond_in_sequence_carries_the_state_from_image_to_image(getkey):
             np.testing.assert_array_equal(np.asarray(counts[b, i]), np.asarray(c))
             assert int(attempts[b, i]) == int(a)
     assert float(counts.sum()) > 0
+    single, _ = respond_in_sequence(model, state, images[1:], keys[1:])  # one chain, no vmap
+    np.testing.assert_array_equal(np.asarray(single[0]), np.asarray(counts[1]))
     # the carried state matters: from rest, the later images answer otherwise
     from brainsim.models._diehl_cook import respond
 

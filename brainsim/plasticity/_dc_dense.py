@@ -64,15 +64,18 @@ def chunked(mask: Bool[Array, " n"], k: int, body, carry):
     return jax.lax.fori_loop(1, n_chunks, one, carry)
 
 
+@jax.custom_batching.custom_vmap
 def transmit_dense(
     w: Float[Array, "n_pre n_post"], pre_idx: Int[Array, " k"], pre_spikes: Array
 ) -> Float[Array, " n_post"]:
-    """`pre_spikes @ w`, as the sum of the rows of the inputs that spiked.
+    """`pre_spikes @ w`: the sum of the rows of the inputs that spiked, or under `vmap`
+    the product.
 
     A step of Diehl & Cook's network has a few input spikes out of 784: reading their
     rows is about 10x faster than the product at 784 x 6400 on one core. A step with more
-    than `k` spikes takes further passes of `k` (no `lax.cond`, which under `vmap` runs
-    both branches).
+    than `k` spikes takes further passes of `k`. A batch of steps (under `vmap`) is a
+    matrix product instead, which at 100 neurons and 100 images costs half as much as the
+    batched passes.
 
     **Arguments:**
 
@@ -93,6 +96,16 @@ def transmit_dense(
 
     x = add_rows(jnp.zeros((w.shape[1],), w.dtype), pre_idx)
     return jax.lax.fori_loop(1, (jnp.sum(spiked) + k - 1) // k, more, x)
+
+
+@transmit_dense.def_vmap
+def _transmit_batch(axis_size, in_batched, w, pre_idx, pre_spikes):
+    w_batched, _, spikes_batched = in_batched
+    s = pre_spikes.astype(w.dtype)
+    if not spikes_batched:
+        s = jnp.broadcast_to(s, (axis_size, *s.shape))
+    out = jnp.einsum("bi,bij->bj", s, w) if w_batched else s @ w
+    return out, True
 
 
 def dense_stdp_step(

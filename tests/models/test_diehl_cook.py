@@ -99,6 +99,12 @@ def test_dense_step_without_input_and_transmit():
         many.astype(w3.dtype) @ w3,
         rtol=1e-6,
     )
+    ws = jr.uniform(jr.key(4), (6, 4, 3), w2.dtype)  # weights batched too
+    np.testing.assert_allclose(
+        jax.vmap(transmit_dense)(ws, spike_indices(many, 2), many),
+        np.einsum("bi,bij->bj", np.asarray(many, np.float32), np.asarray(ws)),
+        rtol=1e-6,
+    )
 
 
 def test_labelling_and_classification_by_hand():

@@ -523,8 +523,10 @@ def respond_in_sequence(
     independent and run as one `vmap`, a single chain (`b = 1`, the authors' test)
     without it: at 6400 neurons one chain costs half as much per image unbatched. A
     partly trained network can have neurons whose thresholds sit near the resting
-    potential and which only the lingering inhibition of the image before holds down;
-    `respond` starts every image from rest and lets them fire.
+    potential and which only the lingering inhibition of the image before holds down:
+    `respond` starts every image from rest and lets them fire, and in a long chain those
+    below the reset potential fire on and on once they break out. Test such a network
+    without them (`receptive_field_contrast`, `DiehlCook.silence`).
 
     **Arguments:**
 

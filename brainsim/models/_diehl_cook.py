@@ -325,8 +325,7 @@ class DiehlCook(eqx.Module):
         elif pre_spikes is None:
             x = jnp.zeros((self.n,), w.dtype)
         else:  # testing: the rows of the inputs that spiked
-            idx = spike_indices(pre_spikes, k) if pre_idx is None else pre_idx
-            x = transmit_dense(w, idx, pre_spikes)
+            x = transmit_dense(w, pre_spikes, k)
         ge_exc = self.syn_e.step(state.ge_exc, x, 0.0, dt)
         gi_exc = self.syn_i.step(state.gi_exc, self.w_ie * (jnp.sum(s_i) - s_i), 0.0, dt)
         ge_inh = self.syn_e.step(state.ge_inh, self.w_ei * s_e, 0.0, dt)
@@ -395,7 +394,7 @@ class DiehlCook(eqx.Module):
         prob = prob * (p.dt * 1e-3)
         u = jr.uniform(jr.fold_in(key, attempt), (self.n_present, N_INPUT), dtype)
         spikes = u < prob[None, :]
-        idx = spike_indices(spikes, p.max_input_events) if state.line is None else None
+        idx = spike_indices(spikes, p.max_input_events) if learn and state.line is None else None
 
         def on(s, xs):
             s, s_e = self.step(s, *xs, learn=learn)

@@ -10,6 +10,8 @@ the same synapses (an `ELL` pre-major layout of the matrix), clipping only the s
 of neurons that spiked, as the event path does.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
@@ -64,48 +66,50 @@ def chunked(mask: Bool[Array, " n"], k: int, body, carry):
     return jax.lax.fori_loop(1, n_chunks, one, carry)
 
 
-@jax.custom_batching.custom_vmap
 def transmit_dense(
-    w: Float[Array, "n_pre n_post"], pre_idx: Int[Array, " k"], pre_spikes: Array
+    w: Float[Array, "n_pre n_post"], pre_spikes: Array, k: int
 ) -> Float[Array, " n_post"]:
-    """`pre_spikes @ w`: the sum of the rows of the inputs that spiked, or under `vmap`
-    the product.
+    """`pre_spikes @ w`: the sum of the rows of the inputs that spiked, `k` at a time
+    (`chunked`), or under `vmap` the product.
 
     A step of Diehl & Cook's network has a few input spikes out of 784: reading their
-    rows is about 10x faster than the product at 784 x 6400 on one core. A step with more
-    than `k` spikes takes further passes of `k`. A batch of steps (under `vmap`) is a
-    matrix product instead, which at 100 neurons and 100 images costs half as much as the
-    batched passes.
+    rows is about 10x faster than the product at 784 x 6400 on one core. A batch of steps
+    (under `vmap`) is a matrix product instead, which at 100 neurons and 100 images costs
+    half as much as the batched passes.
 
     **Arguments:**
 
-    - `w`: `(n_pre, n_post)` weights; `pre_idx`: `spike_indices(pre_spikes, k)`.
+    - `w`: `(n_pre, n_post)` weights.
     - `pre_spikes`: `(n_pre,)` this step's presynaptic spikes (bool or 0/1 floats).
+    - `k`: rows per pass.
 
     **Returns:** `(n_post,)` summed input.
     """
-    n_pre, k = w.shape[0], pre_idx.shape[0]
-    spiked = pre_spikes.astype(bool)
-
-    def add_rows(x, ids):
-        return x + jnp.sum(w.at[ids].get(mode="fill", fill_value=0), axis=0)
-
-    def more(c, x):
-        ids = jnp.nonzero(spiked, size=n_pre + k, fill_value=n_pre)[0]
-        return add_rows(x, jax.lax.dynamic_slice(ids, (c * k,), (k,)))
-
-    x = add_rows(jnp.zeros((w.shape[1],), w.dtype), pre_idx)
-    return jax.lax.fori_loop(1, (jnp.sum(spiked) + k - 1) // k, more, x)
+    return _transmit(k)(w, pre_spikes)
 
 
-@transmit_dense.def_vmap
-def _transmit_batch(axis_size, in_batched, w, pre_idx, pre_spikes):
-    w_batched, _, spikes_batched = in_batched
-    s = pre_spikes.astype(w.dtype)
-    if not spikes_batched:
-        s = jnp.broadcast_to(s, (axis_size, *s.shape))
-    out = jnp.einsum("bi,bij->bj", s, w) if w_batched else s @ w
-    return out, True
+@functools.cache
+def _transmit(k: int):
+    """`transmit_dense` for `k` rows per pass (`custom_vmap` traces every argument, so
+    the static `k` is closed over)."""
+
+    @jax.custom_batching.custom_vmap
+    def rows(w, pre_spikes):
+        def add_rows(x, ids):
+            return x + jnp.sum(w.at[ids].get(mode="fill", fill_value=0), axis=0)
+
+        zero = jnp.zeros((w.shape[1],), w.dtype)
+        return chunked(pre_spikes.astype(bool), k, add_rows, zero)
+
+    @rows.def_vmap
+    def product(axis_size, in_batched, w, pre_spikes):
+        w_batched, spikes_batched = in_batched
+        s = pre_spikes.astype(w.dtype)
+        if not spikes_batched:
+            s = jnp.broadcast_to(s, (axis_size, *s.shape))
+        return (jnp.einsum("bi,bij->bj", s, w) if w_batched else s @ w), True
+
+    return rows
 
 
 def dense_stdp_step(

@@ -88,20 +88,20 @@ def test_dense_step_without_input_and_transmit():
     w3 = jr.uniform(jr.key(2), (4, 3), w2.dtype)
     for k in (1, 2, 4):  # three, two and one pass
         np.testing.assert_allclose(
-            transmit_dense(w3, spike_indices(spikes, k), spikes),
+            transmit_dense(w3, spikes, k),
             spikes.astype(w3.dtype) @ w3,
             rtol=1e-6,
         )
     # batched (vmap turns the passes into one loop over the busiest row) and no spikes
     many = jr.bernoulli(jr.key(3), 0.3, (6, 4)).at[0].set(False)
     np.testing.assert_allclose(
-        jax.vmap(lambda s: transmit_dense(w3, spike_indices(s, 1), s))(many),
+        jax.vmap(lambda s: transmit_dense(w3, s, 1))(many),
         many.astype(w3.dtype) @ w3,
         rtol=1e-6,
     )
     ws = jr.uniform(jr.key(4), (6, 4, 3), w2.dtype)  # weights batched too
     np.testing.assert_allclose(
-        jax.vmap(transmit_dense)(ws, spike_indices(many, 2), many),
+        jax.vmap(lambda w, s: transmit_dense(w, s, 2))(ws, many),
         np.einsum("bi,bij->bj", np.asarray(many, np.float32), np.asarray(ws)),
         rtol=1e-6,
     )
